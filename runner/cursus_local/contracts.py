@@ -81,7 +81,7 @@ def step_name_of(path: Path) -> str:
 
 def load_step(path: str | Path) -> Step:
     """Load a step file; every error names the file, the field and the fix."""
-    path = Path(path)
+    path = Path(path).absolute()
     if not path.is_file():
         raise UserError("no such step file", file=str(path),
                         fix="pass a path to a *.step.yaml file, or a step name found in ./steps/")

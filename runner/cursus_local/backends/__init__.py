@@ -1,0 +1,1 @@
+"""Backends run a ProcessingJob: one interface (`base.Backend`), one module per engine."""

@@ -1,0 +1,68 @@
+"""The backend interface: `run(job, workdir) -> JobResult`, whatever runs the containers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from ..job import ProcessingJob
+
+# on_event(kind, host, text): kind is "status" (text: a job status) or "log" (text: one log line)
+EventHandler = Callable[[str, str, str], None]
+
+
+@dataclass
+class HostResult:
+    host: str
+    exit_code: int | None = None
+    oom_killed: bool = False
+    peak_memory_bytes: int | None = None
+    cpu_seconds: float | None = None
+    log: Path | None = None
+
+
+@dataclass
+class JobResult:
+    status: str                          # Completed | Failed | Stopped
+    describe: dict                       # DescribeProcessingJob-shaped
+    duration_seconds: float
+    hosts: list[HostResult] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)    # e.g. output name clashes between hosts
+    interrupted: bool = False                         # stopped by Ctrl-C
+
+    @property
+    def exit_code(self) -> int | None:
+        """The first non-zero exit code, else 0 (None if no container ever exited)."""
+        codes = [h.exit_code for h in self.hosts if h.exit_code is not None]
+        return next((c for c in codes if c != 0), 0 if codes else None)
+
+    @property
+    def peak_memory_bytes(self) -> int | None:
+        peaks = [h.peak_memory_bytes for h in self.hosts if h.peak_memory_bytes]
+        return max(peaks) if peaks else None
+
+    @property
+    def cpu_seconds(self) -> float | None:
+        cpu = [h.cpu_seconds for h in self.hosts if h.cpu_seconds is not None]
+        return sum(cpu) if cpu else None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.update(exit_code=self.exit_code, peak_memory_bytes=self.peak_memory_bytes,
+                   cpu_seconds=self.cpu_seconds)
+        return _jsonable(out)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
+
+
+class Backend(Protocol):
+    def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None) -> JobResult:
+        """Run the job to the end; outputs land in job.local_outputs, logs under workdir/logs."""

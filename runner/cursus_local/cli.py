@@ -1,0 +1,155 @@
+"""The `cursus-local` command: thin; parses, calls one function, renders with rich."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+
+from . import results
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Run Cursus pipeline scripts in their SageMaker Processing images, locally.")
+console = Console(highlight=False)
+LOG_TAIL_LINES = 20
+
+
+@app.callback()
+def _root():
+    """Run Cursus pipeline scripts in their SageMaker Processing images, locally."""
+
+
+def main():
+    try:
+        app()
+    except UserError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+
+
+def pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for value in values or []:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise UserError(f"{flag} {value!r} is not NAME=VALUE", field=flag,
+                            fix=f"write {flag} NAME=VALUE")
+        out[key] = val
+    return out
+
+
+@app.command("run-step")
+def run_step_command(
+    step: str = typer.Argument(..., help="Step name (looked up in ./steps/) or a *.step.yaml path"),
+    code: Optional[Path] = typer.Option(None, help="Folder holding the entry point script"),
+    input: Optional[List[str]] = typer.Option(None, "--input", "-i", help="NAME=PATH, repeatable"),
+    output: Optional[List[str]] = typer.Option(None, "--output", "-o", help="NAME=FOLDER, repeatable"),
+    env: Optional[List[str]] = typer.Option(None, "--env", "-e", help="KEY=VALUE, repeatable"),
+    job_arg: Optional[List[str]] = typer.Option(None, "--job-arg", help="NAME=VALUE, repeatable"),
+    image: Optional[str] = typer.Option(None, help="Image URI instead of the step's"),
+    instance_type: Optional[str] = typer.Option(None, help="e.g. ml.m5.xlarge"),
+    instance_count: Optional[int] = typer.Option(None, help="Hosts algo-1..algo-N"),
+    shard: Optional[List[str]] = typer.Option(None, help="Input NAME to split by S3 key (ShardedByS3Key)"),
+    max_runtime: Optional[int] = typer.Option(None, help="MaxRuntimeInSeconds"),
+    network_isolation: Optional[bool] = typer.Option(None, "--network-isolation/--network",
+                                                     help="EnableNetworkIsolation"),
+    scenario: Path = typer.Option(Path("."), help="Scenario folder to find the step in"),
+    runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go (default ./runs)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't echo the container log"),
+):
+    """Run one script in its processing image, exactly as SageMaker Processing runs it."""
+    from .backends.docker import DockerBackend
+    from .contracts import find_step, load_step
+    from .job import RunOptions
+    from .run_step import run_step
+
+    loaded = load_step(find_step(step, [scenario, Path.cwd()]))
+    options = RunOptions(
+        inputs={k: str(Path(v)) if "://" not in v else v for k, v in pairs(input, "--input").items()},
+        outputs=pairs(output, "--output"), env=pairs(env, "--env"),
+        job_arguments=pairs(job_arg, "--job-arg"), code_dir=str(code) if code else None,
+        image=image, instance_type=instance_type, instance_count=instance_count,
+        max_runtime_seconds=max_runtime, network_isolation=network_isolation,
+        sharded_inputs=tuple(shard or ()))
+    run_dir = (runs_dir or results.runs_dir(scenario)) / results.new_run_id()
+    backend = DockerBackend()
+    view = _StepView(loaded.name, quiet)
+    with Live(view.render(), console=console, refresh_per_second=8, transient=True) as live:
+        view.live = live
+        run = run_step(loaded, options, run_dir, backend, view.on_event)
+    _print_summary(run)
+    if run.result.interrupted:
+        raise typer.Exit(130)
+    raise typer.Exit(0 if run.result.status == "Completed" else 1)
+
+
+class _StepView:
+    """Live status line plus the container log as it comes."""
+
+    def __init__(self, name: str, quiet: bool):
+        self.name, self.quiet, self.status, self.started = name, quiet, "Starting", time.time()
+        self.live: Live | None = None
+
+    def render(self):
+        elapsed = time.time() - self.started
+        return Spinner("dots", text=f"[bold]{self.name}[/] {self.status}  {elapsed:5.1f}s")
+
+    def on_event(self, kind: str, host: str, text: str):
+        if kind == "status":
+            self.status = text
+        elif not self.quiet and self.live is not None:
+            self.live.console.print(f"[dim]{host}|[/] " + _escape(text))
+        if self.live is not None:
+            self.live.update(self.render())
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+    return escape(text)
+
+
+def _print_summary(run):
+    result, info = run.result, run.result.describe
+    colour = {"Completed": "green", "Failed": "red", "Stopped": "yellow"}.get(result.status, "white")
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_row("step", run.step.name)
+    table.add_row("status", f"[bold {colour}]{result.status}[/]")
+    table.add_row("exit code", str(result.exit_code))
+    table.add_row("duration", f"{result.duration_seconds:.2f} s")
+    peak = result.peak_memory_bytes
+    table.add_row("peak memory", f"{peak / 2**20:.1f} MiB" if peak else "n/a (cgroup not readable)")
+    if result.cpu_seconds is not None:
+        table.add_row("cpu time", f"{result.cpu_seconds:.2f} s")
+    for key in ("FailureReason", "ExitMessage"):
+        if info.get(key):
+            table.add_row(key, _escape(info[key]))
+    for note in result.notes:
+        table.add_row("note", _escape(note))
+    for name, path in result.outputs.items():
+        table.add_row(f"output {name}", str(path))
+    for host in result.hosts:
+        table.add_row(f"log {host.host}", str(host.log))
+    table.add_row("result", str(run.result_file))
+    if result.status != "Completed":
+        for host in result.hosts:
+            if host.exit_code or host.oom_killed or result.status == "Stopped":
+                lines = host.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:] \
+                    if host.log and host.log.exists() else []
+                console.print(f"[bold]last {len(lines)} log lines of {host.host}:[/]")
+                for line in lines:
+                    console.print("  " + _escape(line))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

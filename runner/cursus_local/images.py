@@ -1,0 +1,55 @@
+"""Making sure a step's image is on the engine: local first, then a pull (ECR-authenticated)."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from .errors import UserError
+
+ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
+
+
+def docker_client():
+    import docker
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+        return client
+    except Exception as exc:  # docker.errors.DockerException and connection errors alike
+        raise UserError(f"no Docker engine answers ({exc.__class__.__name__}: {exc})",
+                        fix="start one with `make engine` (Linux, as root) or start Docker Desktop; "
+                            "DOCKER_HOST selects another engine") from exc
+
+
+def ensure_image(client, uri: str) -> str:
+    """The image's id; pulls it when missing. No credential is written anywhere."""
+    import docker
+    try:
+        return client.images.get(uri).id
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        image = client.images.pull(uri, auth_config=ecr_auth(uri))
+        return image.id
+    except docker.errors.APIError as exc:
+        raise UserError(f"image {uri} is not on this engine and could not be pulled: {exc.explanation}",
+                        field="compute.image",
+                        fix="build the stand-in images with `make images`, or name an image you can "
+                            "pull (with --image or compute.image)") from exc
+
+
+def ecr_auth(uri: str) -> dict | None:
+    """Docker auth for an ECR URI from boto3's credentials; None when not ECR or no credentials."""
+    match = ECR_URI.match(uri)
+    if not match:
+        return None
+    import boto3
+    import botocore.exceptions
+    try:
+        ecr = boto3.client("ecr", region_name=match["region"])
+        data = ecr.get_authorization_token(registryIds=[match["account"]])["authorizationData"][0]
+    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.ClientError):
+        return None
+    user, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+    return {"username": user, "password": password}

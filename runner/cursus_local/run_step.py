@@ -1,0 +1,37 @@
+"""One step, one job: build the request, run it on a backend, keep everything in the run folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import results
+from .backends.base import Backend, EventHandler, JobResult
+from .contracts import Step
+from .job import ProcessingJob, RunOptions, build_job
+
+
+@dataclass
+class StepRun:
+    step: Step
+    job: ProcessingJob
+    result: JobResult
+    folder: Path
+
+    @property
+    def result_file(self) -> Path:
+        return self.folder / "result.json"
+
+
+def run_step(step: Step, options: RunOptions, run_dir: Path, backend: Backend,
+             on_event: EventHandler | None = None) -> StepRun:
+    folder = results.step_dir(Path(run_dir).resolve(), step.name)
+    job = build_job(step, options, folder / "output")
+    result = backend.run(job, folder, on_event)
+    run = StepRun(step, job, result, folder)
+    results.write_json(run.result_file, {
+        "step": step.name, "step_file": str(step.file), "job_name": job.name,
+        **result.to_dict(),
+        "logs": {h.host: str(h.log) for h in result.hosts},
+    })
+    return run
