@@ -1,0 +1,258 @@
+"""Which upstream output feeds which downstream input, found before any container starts.
+
+Each input of a node is fed by the first of these that applies:
+  1. an incoming edge's explicit `map:` (such an edge carries only the pairs it names);
+  2. an external binding under `nodes.<node>.inputs`;
+  3. the best automatic match over the other incoming edges, scored
+       exact name 90 > an output alias 80 > semantic keywords 40 + 5 a keyword (at most 70),
+       +5 when the upstream's step_type is in the input's `compatible_sources`;
+     each output feeds one input this way (a required input first); a tie at the top is ambiguous;
+  4. last resort (20): the node's only unfed required input takes the only output of a parent.
+Keywords are the input's name plus its `semantic_keywords`; they match the output's name,
+aliases and `semantic_keywords`, whole or word by word (`processed_data` -> processed, data).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from .dag import Dag, Edge, Node
+
+EXPLICIT, EXACT, ALIAS, LAST_RESORT = 100, 90, 80, 20
+SEMANTIC_BASE, PER_KEYWORD, SEMANTIC_MAX, COMPATIBLE_BONUS = 40, 5, 70, 5
+COLUMNS = ("status", "from", "output", "to", "input", "how", "score", "note")
+
+
+@dataclass(frozen=True)
+class Connection:
+    upstream: str
+    output: str
+    downstream: str
+    input: str
+    how: str
+    score: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    node: str
+    input: str            # "" when about the whole node
+    message: str
+    fix: str
+
+
+@dataclass
+class ConnectionReport:
+    connections: list[Connection] = field(default_factory=list)
+    external: list[Connection] = field(default_factory=list)      # upstream "(external)", output = path
+    unfed_required: list[Problem] = field(default_factory=list)
+    ambiguous: list[Problem] = field(default_factory=list)
+    unchecked: list[Problem] = field(default_factory=list)        # may be fed by a node with no step file
+    missing_steps: list[Problem] = field(default_factory=list)
+    skipped_edges: list[tuple[str, str]] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)                # nodes, topological
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unfed_required or self.ambiguous or self.unchecked or self.missing_steps)
+
+    def feeds(self, node: str) -> dict[str, Connection]:
+        """input -> what feeds it (edge connections and external bindings) for one node."""
+        return {c.input: c for c in self.connections + self.external if c.downstream == node}
+
+    def to_dict(self) -> dict:
+        out = {k: [asdict(x) for x in getattr(self, k)] for k in
+               ("connections", "external", "unfed_required", "ambiguous", "unchecked", "missing_steps")}
+        out["skipped_edges"] = [list(e) for e in self.skipped_edges]
+        out["ok"] = self.ok
+        return out
+
+    def to_rows(self) -> list[list[str]]:
+        """Rows under COLUMNS, node by node in topological order, for a rich table."""
+        rows = []
+        missing = {p.node: p for p in self.missing_steps}
+        for node in self.order:
+            if node in missing:
+                rows.append(["no step file", "", "", node, "", missing[node].message, "",
+                             f"fix: {missing[node].fix}"])
+            rows += [["skipped", a, "?", b, "?", "not checked: no step file for " + " and ".join(
+                         n for n in (a, b) if n in missing), "", ""]
+                     for a, b in self.skipped_edges if b == node]
+            found = [("ok", c) for c in self.connections] + [("external", c) for c in self.external] \
+                + [("unfed", p) for p in self.unfed_required] + [("ambiguous", p) for p in self.ambiguous] \
+                + [("unchecked", p) for p in self.unchecked]
+            for status, item in sorted((x for x in found if _node_of(x[1]) == node),
+                                       key=lambda x: x[1].input):
+                if isinstance(item, Connection):
+                    rows.append([status, item.upstream, item.output, item.downstream, item.input,
+                                 item.how, str(item.score) if item.score else "", ""])
+                else:
+                    rows.append([status, "", "", item.node, item.input, item.message, "",
+                                 f"fix: {item.fix}"])
+        return rows
+
+
+def _node_of(item: Connection | Problem) -> str:
+    return item.downstream if isinstance(item, Connection) else item.node
+
+
+def discover(dag: Dag) -> ConnectionReport:
+    report = ConnectionReport(order=dag.topological_order())
+    report.missing_steps = [Problem(n.name, "", n.missing,
+                                    "add its step file, pass --steps-dir DIR, or set `step:` on the node")
+                            for n in dag.missing_steps]
+    report.skipped_edges = [(e.upstream, e.downstream) for e in dag.edges
+                            if dag.nodes[e.upstream].step is None or dag.nodes[e.downstream].step is None]
+    for name in report.order:
+        if dag.nodes[name].step is not None:
+            _NodeFeeds(dag, dag.nodes[name], report).resolve()
+    return report
+
+
+class _NodeFeeds:
+    """Works out what feeds each input of one node, adding to the report."""
+
+    def __init__(self, dag: Dag, node: Node, report: ConnectionReport):
+        self.dag, self.node, self.report = dag, node, report
+        deps = node.spec.get("dependencies") or {}
+        self.deps = {name: deps.get(name) or {} for name in node.step.inputs}
+        self.required = {name: bool(self.deps[name].get("required", spec.required))
+                         for name, spec in node.step.inputs.items()}
+        edges = dag.in_edges(node.name)
+        self.auto_edges = [e for e in edges if e.map is None and dag.nodes[e.upstream].step]
+        self.mapped_edges = [e for e in edges if e.map is not None]
+        self.unknown_parents = [e.upstream for e in edges
+                                if e.map is None and not dag.nodes[e.upstream].step]
+        self.fed: dict[str, Connection] = {}
+        self.used: set[tuple[str, str]] = set()        # (upstream, output) already feeding an input
+        self.ambiguous: set[str] = set()
+
+    def resolve(self) -> None:
+        for e in self.mapped_edges:
+            for output, inp in e.map:
+                self._connect(Connection(e.upstream, output, self.node.name, inp, "explicit map", EXPLICIT))
+        for inp, source in self.node.inputs.items():
+            self.report.external.append(Connection("(external)", source, self.node.name, inp,
+                                                   f"nodes.{self.node.name}.inputs", 0))
+        self._match_automatically()
+        self._last_resort()
+        self._report_unfed()
+
+    def _free(self, inp: str) -> bool:
+        return inp not in self.fed and inp not in self.node.inputs and inp not in self.ambiguous
+
+    def _connect(self, c: Connection) -> None:
+        self.fed[c.input] = c
+        self.used.add((c.upstream, c.output))
+        self.report.connections.append(c)
+
+    def _match_automatically(self) -> None:
+        candidates = [c for e in self.auto_edges for c in self._candidates(e)]
+        for score in sorted({c.score for c in candidates}, reverse=True):
+            group = [c for c in candidates if c.score == score and self._free(c.input)
+                     and (c.upstream, c.output) not in self.used]
+            by_input = _group(group, lambda c: c.input)
+            for inp, tied in by_input.items():
+                if len(tied) > 1:
+                    self._ambiguous(inp, tied)
+            clear = [c for c in group if self._free(c.input)]
+            for _, claims in _group(clear, lambda c: (c.upstream, c.output)).items():
+                winners = [c for c in claims if self.required[c.input]] or claims
+                if len(winners) > 1:
+                    for c in winners:
+                        self._ambiguous(c.input, winners)
+                else:
+                    self._connect(winners[0])
+
+    def _candidates(self, edge: Edge):
+        upstream = self.dag.nodes[edge.upstream]
+        out_specs = upstream.spec.get("outputs") or {}
+        for output in upstream.step.outputs:
+            spec = out_specs.get(output) or {}
+            aliases = spec.get("aliases") or []
+            terms = _terms([output, *aliases, *(spec.get("semantic_keywords") or [])])
+            for inp in filter(self._free, self.node.step.inputs):
+                dep = self.deps[inp]
+                if output == inp:
+                    score, how = EXACT, "exact name"
+                elif inp.lower() in {a.lower() for a in aliases}:
+                    score, how = ALIAS, f"alias {inp}"
+                else:
+                    keywords = dict.fromkeys(k.lower() for k in [inp, *(dep.get("semantic_keywords") or [])])
+                    hits = [k for k in keywords if k in terms]
+                    if not hits:
+                        continue
+                    score = min(SEMANTIC_BASE + PER_KEYWORD * len(hits), SEMANTIC_MAX)
+                    how = "semantic: " + ", ".join(hits)
+                compatible = [t for t in upstream.step_types if t in (dep.get("compatible_sources") or [])]
+                if compatible:
+                    score, how = score + COMPATIBLE_BONUS, f"{how}; compatible source {compatible[0]}"
+                yield Connection(edge.upstream, output, self.node.name, inp, how, score)
+
+    def _last_resort(self) -> None:
+        unfed = [i for i in self.node.step.inputs if self.required[i] and self._free(i)]
+        sources = [(e.upstream, next(iter(outputs))) for e in self.auto_edges
+                   if len(outputs := self.dag.nodes[e.upstream].step.outputs) == 1]
+        sources = [s for s in sources if s not in self.used]
+        if len(unfed) != 1 or not sources:
+            return
+        how = "last resort: the parent's only output -> the only unfed required input"
+        candidates = [Connection(up, out, self.node.name, unfed[0], how, LAST_RESORT) for up, out in sources]
+        if len(candidates) > 1:
+            self._ambiguous(unfed[0], candidates)
+        else:
+            self._connect(candidates[0])
+
+    def _ambiguous(self, inp: str, tied: list[Connection]) -> None:
+        if inp in self.ambiguous:
+            return
+        self.ambiguous.add(inp)
+        options = ", ".join(f"{c.upstream}.{c.output} -> {c.input} ({c.how})" for c in tied)
+        pick = next(c for c in tied if c.input == inp)
+        self.report.ambiguous.append(Problem(
+            self.node.name, inp, f"{len(tied)} equally good matches (score {pick.score}): {options}",
+            f"add `map: {{<output>: {inp}}}` to the edge you mean, e.g. `map: {{{pick.output}: {inp}}}` "
+            f"on edge {pick.upstream} -> {self.node.name}"))
+
+    def _report_unfed(self) -> None:
+        name = self.node.name
+        for inp in self.node.step.inputs:
+            if not (self.required[inp] and self._free(inp)):
+                continue
+            if self.unknown_parents:
+                parents = ", ".join(self.unknown_parents)
+                self.report.unchecked.append(Problem(
+                    name, inp, f"required; may be fed by {parents} (no step file)",
+                    f"add the step file for {parents}, or bind it under nodes.{name}.inputs"))
+                continue
+            edges = self.auto_edges + self.mapped_edges
+            via_edge = " or ".join(
+                f"add `map: {{<output>: {inp}}}` to edge {e.upstream} -> {name} "
+                f"(outputs: {self._outputs_of(e.upstream)})" for e in edges)
+            self.report.unfed_required.append(Problem(
+                name, inp, "required input: nothing feeds it",
+                f"{via_edge}, or bind it under nodes.{name}.inputs" if edges else
+                f"bind it under nodes.{name}.inputs (e.g. `{inp}: ../data/{inp.lower()}`), "
+                f"or add an edge from the step that produces it"))
+
+    def _outputs_of(self, node: str) -> str:
+        step = self.dag.nodes[node].step
+        return ", ".join(step.outputs) or "none" if step else "unknown: no step file"
+
+
+def _terms(names: list[str]) -> set[str]:
+    """Names in lower case, whole and split into words (snake_case, kebab-case, CamelCase)."""
+    terms = set()
+    for name in names:
+        terms.add(name.lower())
+        words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).replace("-", "_").split("_")
+        terms.update(w.lower() for w in words if w)
+    return terms
+
+
+def _group(items, key) -> dict:
+    groups: dict = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return groups
