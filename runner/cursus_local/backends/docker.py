@@ -113,7 +113,7 @@ class _JobRun:
         for host in self.hosts:
             per_host[host] = {}
             for name, final in self.job.local_outputs.items():
-                folder = final if self.count == 1 else self.workdir / "hosts" / host / "output" / name
+                folder = final if self.count == 1 else self.workdir / "hosts" / host / "outputs" / name
                 folder.mkdir(parents=True, exist_ok=True)
                 per_host[host][name] = folder
         return per_host
@@ -159,7 +159,7 @@ class _JobRun:
 
     def _write_config(self, host: str) -> tuple[Path, Path]:
         base = self.workdir / "hosts" / host
-        config_dir, message_dir = base / "config", base / "output"
+        config_dir, message_dir = base / "config", base / "ml-output"   # /opt/ml/config, /opt/ml/output
         config_dir.mkdir(parents=True, exist_ok=True)
         message_dir.mkdir(parents=True, exist_ok=True)
         request = dict(self.job.request)
@@ -312,7 +312,7 @@ class _JobRun:
 
     def _exit_message(self) -> str:
         for host in self.hosts:   # the first host that left a message
-            message = self.workdir / "hosts" / host / "output" / "message"
+            message = self.workdir / "hosts" / host / "ml-output" / "message"
             if message.is_file():
                 with open(message, "rb") as handle:
                     return redact_text(handle.read(EXIT_MESSAGE_BYTES).decode(errors="replace"),

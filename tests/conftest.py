@@ -1,0 +1,48 @@
+"""Shared fixtures: the real Docker engine, the stand-in image, small step folders."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+IMAGE = "cursus-local/sklearn-processing:1.2-1"
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    from cursus_local.images import docker_client as connect
+    client = connect()   # fails loudly (not a skip) when no engine answers: CI runs everything
+    try:
+        client.images.get(IMAGE)
+    except Exception:
+        pytest.fail(f"image {IMAGE} is missing: run `make images`")
+    return client
+
+
+@pytest.fixture(scope="session")
+def backend(docker_client):
+    from cursus_local.backends.docker import DockerBackend
+    return DockerBackend(docker_client)
+
+
+def write_step(folder: Path, name: str, script: str, contract: dict, *, compute: dict | None = None,
+               local: dict | None = None) -> Path:
+    """A step file plus its script in `folder/code`; returns the step file."""
+    code = folder / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / f"{name}.py").write_text(textwrap.dedent(script))
+    doc = {"contract": {"entry_point": f"{name}.py", **contract},
+           "compute": {"kind": "sklearn", "framework_version": "1.2-1", **(compute or {})},
+           "local": {"code": "code", **(local or {})}}
+    path = folder / f"{name}.step.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def leftover_containers(client, job_name: str) -> list:
+    return client.containers.list(all=True, filters={"label": f"cursus-local.job={job_name}"})

@@ -1,0 +1,278 @@
+"""The container contract on the real engine: mounts, config files, hosts, sharding, limits, exits."""
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import IMAGE, SHARED, leftover_containers, write_step
+from cursus_local.contracts import load_step
+from cursus_local.job import RunOptions
+from cursus_local.run_step import run_step
+
+pytestmark = pytest.mark.docker
+
+PROBE = """
+    import json, os, socket, sys
+    from pathlib import Path
+    root = Path("/opt/ml/processing")
+    seen = {
+        "argv": sys.argv[1:],
+        "files": sorted(str(p) for p in root.rglob("*") if p.is_file() and "/code/" not in str(p)),
+        "env": {k: v for k, v in os.environ.items() if k.isupper()},
+        "resource": json.loads(Path("/opt/ml/config/resourceconfig.json").read_text()),
+        "job": json.loads(Path("/opt/ml/config/processingjobconfig.json").read_text()),
+        "interfaces": sorted(os.listdir("/sys/class/net")),
+        "hostname": socket.gethostname(),
+    }
+    out = Path(os.environ.get("OUT_DIR", "/opt/ml/processing/output"))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"seen-{seen['resource']['current_host']}.json").write_text(json.dumps(seen))
+"""
+
+
+def tree_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        h.update(str(p.relative_to(folder)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def make_data(folder: Path, n_files: int) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(n_files):
+        (folder / f"part-{i:05d}.csv").write_text(f"id\n{i}\n")
+    return folder
+
+
+def seen(run, host="algo-1", output="processed_data"):
+    return json.loads((run.result.outputs[output] / f"seen-{host}.json").read_text())
+
+
+@pytest.mark.skipif(not (SHARED / "cursus").is_dir(), reason="../shared/cursus is not beside this repo")
+def test_real_cursus_interface_runs_with_exactly_its_paths(tmp_path, backend, docker_client):
+    step_file = tmp_path / "tabular_preprocessing.step.yaml"
+    shutil.copy(SHARED / "cursus/interfaces/tabular_preprocessing.step.yaml", step_file)
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "tabular_preprocessing.py").write_text(__import__("textwrap").dedent(PROBE))
+    data = make_data(tmp_path / "raw", 2)
+    signature = make_data(tmp_path / "sig", 1)
+    step = load_step(step_file)
+    run = run_step(step, RunOptions(inputs={"DATA": str(data), "SIGNATURE": str(signature)},
+                                    env={"LABEL_FIELD": "label"}, job_arguments={"job_type": "training"},
+                                    code_dir=str(tmp_path / "code")), tmp_path / "runs", backend)
+    assert run.result.status == "Completed", run.result.describe
+    got = seen(run)
+    assert got["files"] == ["/opt/ml/processing/input/data/part-00000.csv",
+                            "/opt/ml/processing/input/data/part-00001.csv",
+                            "/opt/ml/processing/input/signature/part-00000.csv"]
+    assert got["argv"] == ["--job_type", "training"]
+    assert got["env"]["LABEL_FIELD"] == "label" and got["env"]["TRAIN_RATIO"] == "0.7"
+    assert got["resource"] == {**got["resource"], "current_host": "algo-1", "hosts": ["algo-1"],
+                               "network_interface_name": "eth0", "current_instance_type": "ml.m5.large"}
+    assert got["job"]["ProcessingJobName"] == run.job.name
+    assert got["job"]["ProcessingInputs"] == run.job.request["ProcessingInputs"]
+    assert got["hostname"] == "algo-1"
+    assert "eth0" in got["interfaces"]
+    info = json.loads(run.result_file.read_text())
+    assert info["describe"]["ProcessingJobStatus"] == "Completed" and info["exit_code"] == 0
+    assert not leftover_containers(docker_client, run.job.name)
+
+
+def test_writing_into_an_input_fails_and_the_input_is_unchanged(tmp_path, backend):
+    script = """
+        from pathlib import Path
+        Path("/opt/ml/processing/input/data/part-00000.csv").write_text("overwritten")
+    """
+    data = make_data(tmp_path / "data", 2)
+    before = tree_digest(data)
+    step = load_step(write_step(tmp_path, "writer", script, {
+        "inputs": {"data": {"path": "/opt/ml/processing/input/data"}},
+        "outputs": {"out": {"path": "/opt/ml/processing/output"}}}))
+    run = run_step(step, RunOptions(inputs={"data": str(data)}), tmp_path / "runs", backend)
+    assert run.result.status == "Failed"
+    assert run.result.exit_code == 1
+    assert "Read-only file system" in run.result.hosts[0].log.read_text()
+    assert tree_digest(data) == before
+
+
+def test_two_instances_each_see_their_shard_and_both_outputs_survive(tmp_path, backend, docker_client):
+    script = """
+        import json, os, socket, time
+        from pathlib import Path
+
+        def resolve(host):   # peers start a moment apart, as on the service: retry
+            for _ in range(100):
+                try:
+                    return socket.gethostbyname(host)
+                except socket.gaierror:
+                    time.sleep(0.1)
+            raise RuntimeError(f"cannot resolve {host}")
+
+        cfg = json.loads(Path("/opt/ml/config/resourceconfig.json").read_text())
+        me = cfg["current_host"]
+        others = [h for h in cfg["hosts"] if h != me]
+        files = sorted(p.name for p in Path("/opt/ml/processing/input/data").rglob("*.csv"))
+        out = Path("/opt/ml/processing/output")
+        (out / f"{me}.json").write_text(json.dumps({"files": files, "peers": [resolve(h) for h in others]}))
+        (out / "summary.txt").write_text(f"written by {me}")   # same name on both hosts
+        time.sleep(2)   # stay up until the peer has resolved us
+    """
+    data = make_data(tmp_path / "data", 5)
+    step = load_step(write_step(tmp_path, "sharded", script, {
+        "inputs": {"data": {"path": "/opt/ml/processing/input/data"}},
+        "outputs": {"out": {"path": "/opt/ml/processing/output"}}}, compute={"instance_count": 2}))
+    run = run_step(step, RunOptions(inputs={"data": str(data)}, sharded_inputs=("data",)),
+                   tmp_path / "runs", backend)
+    assert run.result.status == "Completed", run.result.describe
+    out = run.result.outputs["out"]
+    one, two = (json.loads((out / f"algo-{i}.json").read_text()) for i in (1, 2))
+    assert one["files"] == ["part-00000.csv", "part-00002.csv", "part-00004.csv"]
+    assert two["files"] == ["part-00001.csv", "part-00003.csv"]
+    assert one["peers"] and two["peers"]                    # algo-N resolve on the private network
+    summaries = sorted(p.read_text() for p in out.glob("summary*.txt"))
+    assert summaries == ["written by algo-1", "written by algo-2"]
+    assert any("summary.txt" in note for note in run.result.notes)
+    assert [h.exit_code for h in run.result.hosts] == [0, 0]
+    assert not docker_client.networks.list(filters={"label": f"cursus-local.job={run.job.name}"})
+
+    replicated = run_step(step, RunOptions(inputs={"data": str(data)}), tmp_path / "runs2", backend)
+    out = replicated.result.outputs["out"]
+    assert all(len(json.loads((out / f"algo-{i}.json").read_text())["files"]) == 5 for i in (1, 2))
+
+
+def test_a_failing_script_is_failed_with_exit_code_message_logs_and_outputs(tmp_path, backend, docker_client):
+    script = """
+        import sys
+        from pathlib import Path
+        Path("/opt/ml/processing/output/partial.csv").write_text("id\\n1\\n")
+        print("about to fail")
+        Path("/opt/ml/output/message").write_text("ValueError: amount column is text " + "x" * 2000)
+        sys.exit(3)
+    """
+    step = load_step(write_step(tmp_path, "failing", script, {
+        "outputs": {"out": {"path": "/opt/ml/processing/output"}}}))
+    run = run_step(step, RunOptions(), tmp_path / "runs", backend)
+    result = run.result
+    assert result.status == "Failed" and result.exit_code == 3
+    assert result.describe["ProcessingJobStatus"] == "Failed"
+    assert result.describe["ExitMessage"].startswith("ValueError: amount column is text")
+    assert len(result.describe["ExitMessage"].encode()) == 1024
+    assert "AlgorithmError" in result.describe["FailureReason"]
+    assert (result.outputs["out"] / "partial.csv").read_text() == "id\n1\n"
+    assert "about to fail" in result.hosts[0].log.read_text()
+    assert not leftover_containers(docker_client, run.job.name)
+
+
+ENTRYPOINT_IMAGE = "cursus-local/test-entrypoint:latest"
+
+
+@pytest.fixture(scope="module")
+def entrypoint_image(docker_client, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("img")
+    (folder / "Dockerfile").write_text(
+        f"FROM {IMAGE}\nENTRYPOINT [\"python3\", \"-c\", \"import sys; print('IMAGE-EP', sys.argv[1:])\"]\n"
+        "CMD [\"image-cmd\"]\n")
+    docker_client.images.build(path=str(folder), tag=ENTRYPOINT_IMAGE, rm=True)
+    return ENTRYPOINT_IMAGE
+
+
+@pytest.mark.parametrize("entrypoint, arguments, expected", [
+    (None, None, "IMAGE-EP ['image-cmd']"),                         # neither: image ENTRYPOINT + CMD
+    (["python3", "-c", "print('JOB-EP')"], None, "JOB-EP"),          # entrypoint only: no image CMD
+    (None, ["a1", "a2"], "IMAGE-EP ['a1', 'a2']"),                   # arguments go to image ENTRYPOINT
+    (["python3", "-c", "import sys; print('JOB-EP', sys.argv[1:])"], ["b"], "JOB-EP ['b']"),
+])
+def test_entrypoint_and_arguments_like_the_service(tmp_path, backend, entrypoint_image, entrypoint,
+                                                   arguments, expected):
+    from cursus_local.job import ProcessingJob
+    name = f"ep-{abs(hash((str(entrypoint), str(arguments)))) % 10**8}"
+    app = {"ImageUri": entrypoint_image}
+    if entrypoint:
+        app["ContainerEntrypoint"] = entrypoint
+    if arguments:
+        app["ContainerArguments"] = arguments
+    request = {"ProcessingJobName": name, "ProcessingInputs": [],
+               "ProcessingOutputConfig": {"Outputs": []},
+               "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                                         "VolumeSizeInGB": 1}},
+               "StoppingCondition": {"MaxRuntimeInSeconds": 60}, "AppSpecification": app,
+               "Environment": {}, "NetworkConfig": {"EnableNetworkIsolation": False},
+               "RoleArn": "arn:aws:iam::000000000000:role/x"}
+    from cursus_local.job import validate_request
+    validate_request(request)
+    result = backend.run(ProcessingJob(request, {}, {}), tmp_path / "w")
+    assert result.status == "Completed"
+    assert result.hosts[0].log.read_text().strip().splitlines() == [expected]
+
+
+def test_max_runtime_stops_the_container(tmp_path, backend, docker_client):
+    step = load_step(write_step(tmp_path, "sleepy", "import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n",
+                                {"outputs": {"out": {"path": "/opt/ml/processing/output"}}},
+                                compute={"max_runtime_in_seconds": 2}))
+    run = run_step(step, RunOptions(), tmp_path / "runs", backend)
+    assert run.result.status == "Stopped"
+    assert run.result.describe["ProcessingJobStatus"] == "Stopped"
+    assert run.result.duration_seconds < 30
+    assert any("MaxRuntimeInSeconds (2 s) exceeded" in n for n in run.result.notes)
+    assert not leftover_containers(docker_client, run.job.name)
+
+
+def test_oom_is_reported_as_such(tmp_path, backend):
+    script = "x = b'x' * (6 * 2**30)\nprint(len(x))\n"   # more than ml.t3.medium's 4 GiB
+    step = load_step(write_step(tmp_path, "hungry", script, {}, compute={"instance_type": "ml.t3.medium"}))
+    run = run_step(step, RunOptions(), tmp_path / "runs", backend)
+    assert run.result.status == "Failed"
+    assert run.result.hosts[0].oom_killed
+    assert "ran out of memory (4 GiB, the memory of ml.t3.medium)" in run.result.describe["FailureReason"]
+
+
+def test_network_isolation_gives_no_network(tmp_path, backend):
+    step = load_step(write_step(tmp_path, "probe", PROBE, {
+        "outputs": {"processed_data": {"path": "/opt/ml/processing/output"}}},
+        compute={"enable_network_isolation": True}))
+    run = run_step(step, RunOptions(), tmp_path / "runs", backend)
+    assert run.result.status == "Completed"
+    assert seen(run)["interfaces"] == ["lo"]
+    assert run.job.request["NetworkConfig"]["EnableNetworkIsolation"] is True
+
+
+def test_outputs_belong_to_the_invoking_user(tmp_path, backend, monkeypatch):
+    monkeypatch.setenv("CURSUS_LOCAL_OWNER", "4321:4321")   # stands for a non-root caller
+    script = """
+        from pathlib import Path
+        d = Path("/opt/ml/processing/output/deep/er")
+        d.mkdir(parents=True)
+        (d / "f.csv").write_text("a\\n1\\n")
+    """
+    step = load_step(write_step(tmp_path, "owned", script, {
+        "outputs": {"out": {"path": "/opt/ml/processing/output"}}}))
+    run = run_step(step, RunOptions(), tmp_path / "runs", backend)
+    assert run.result.status == "Completed"
+    out = run.result.outputs["out"]
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in [out, *out.rglob("*")]}
+    assert owners == {(4321, 4321)}
+
+
+def test_no_credential_reaches_a_file(tmp_path, backend):
+    secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
+    script = """
+        import os
+        from pathlib import Path
+        print("key is", os.environ["AWS_SECRET_ACCESS_KEY"])
+        ok = os.environ["AWS_SECRET_ACCESS_KEY"].endswith("EXAMPLEKEY")
+        Path("/opt/ml/processing/output/ok.txt").write_text(str(ok))
+    """
+    step = load_step(write_step(tmp_path, "creds", script, {
+        "outputs": {"out": {"path": "/opt/ml/processing/output"}}}))
+    run = run_step(step, RunOptions(env={"AWS_SECRET_ACCESS_KEY": secret}), tmp_path / "runs", backend)
+    assert run.result.status == "Completed"
+    assert (run.result.outputs["out"] / "ok.txt").read_text() == "True"   # the container had it
+    for path in run.folder.rglob("*"):
+        if path.is_file() and path.name != "ok.txt":
+            assert secret not in path.read_text(errors="replace"), path
