@@ -1,0 +1,84 @@
+"""The `cursus-local` command as a user runs it (a real process, the real engine)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, leftover_containers, write_step
+
+pytestmark = pytest.mark.docker
+CLI = [sys.executable, "-m", "cursus_local.cli"]
+
+
+def cli(*args, cwd, env=None):
+    return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=300)
+
+
+def test_run_step_from_the_demo_scenario(tmp_path, docker_client):
+    proc = cli("run-step", "currency_conversion", "--runs-dir", str(tmp_path), cwd=REPO / "scenarios/demo")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "train: converted 420 rows" in proc.stdout            # the container's log, live
+    for field in ("status", "Completed", "exit code", "duration", "peak memory", "output processed_data"):
+        assert field in proc.stdout
+    (result,) = tmp_path.glob("*/currency_conversion/result.json")
+    data = json.loads(result.read_text())
+    assert data["status"] == "Completed"
+    out = Path(data["outputs"]["processed_data"])
+    assert sorted(p.name for p in out.iterdir()) == ["test", "train", "val"]
+
+
+def test_run_step_with_explicit_flags_and_a_failure_summary(tmp_path, docker_client):
+    script = """
+        import os, sys
+        from pathlib import Path
+        for i in range(30):
+            print("line", i)
+        Path("/opt/ml/processing/output/part.csv").write_text("x\\n")
+        Path("/opt/ml/output/message").write_text("KeyError: label")
+        sys.exit(int(os.environ["CODE"]))
+    """
+    step = write_step(tmp_path, "broken", script, {
+        "inputs": {"DATA": {"path": "/opt/ml/processing/input/data"}},
+        "outputs": {"processed_data": {"path": "/opt/ml/processing/output"}},
+        "job_arguments": [{"flag": "--job_type", "source": "job_type"}]})
+    (tmp_path / "raw").mkdir()
+    proc = cli("run-step", str(step), "--code", str(tmp_path / "code"), "--input", f"DATA={tmp_path / 'raw'}",
+               "--env", "CODE=4", "--job-arg", "job_type=training", "--output",
+               f"processed_data={tmp_path / 'out'}", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Failed" in proc.stdout and "KeyError: label" in proc.stdout
+    assert "last 20 log lines of algo-1" in proc.stdout and "line 29" in proc.stdout
+    assert "line 9\n" not in proc.stdout.split("last 20 log lines")[1]
+    assert (tmp_path / "out" / "part.csv").exists()                # outputs kept
+
+
+def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path):
+    proc = cli("run-step", "currency_conversion", "--input", "input_data=/no/such/folder",
+               "--runs-dir", str(tmp_path), cwd=REPO / "scenarios/demo")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "currency_conversion.step.yaml: contract.inputs.input_data" in proc.stdout
+    assert "fix: --input input_data=EXISTING_PATH" in proc.stdout
+
+
+def test_ctrl_c_stops_and_removes_the_container(tmp_path, docker_client):
+    step = write_step(tmp_path, "forever", "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n", {})
+    proc = subprocess.Popen([*CLI, "run-step", str(step), "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 60
+    for line in proc.stdout:
+        if "sleeping" in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    (result,) = (tmp_path / "runs").glob("*/forever/result.json")
+    data = json.loads(result.read_text())
+    assert data["status"] == "Stopped"
+    assert not leftover_containers(docker_client, data["job_name"])
