@@ -1,0 +1,173 @@
+"""Handoff checks: real GX validation of real files."""
+
+import json
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cursus_local.checks import canonical_type, load_suite, validate
+from cursus_local.datasets import Layout, write_table
+from cursus_local.errors import UserError
+
+
+def expectation(kind, severity="critical", **kwargs):
+    return {"type": kind, "kwargs": kwargs, "severity": severity}
+
+
+SUITE = {"name": "preprocess_output", "expectations": [
+    expectation("expect_column_to_exist", column="id"),
+    expectation("expect_column_values_to_be_of_type", column="amount", type_="double"),
+    expectation("expect_column_values_to_be_in_type_list", column="currency", type_list=["string"]),
+    expectation("expect_column_values_to_not_be_null", column="amount"),
+    expectation("expect_column_values_to_be_between", column="amount", min_value=0, max_value=100),
+    expectation("expect_column_values_to_be_in_set", column="currency", value_set=["USD", "EUR"]),
+    expectation("expect_table_row_count_to_be_between", min_value=1),
+]}
+
+
+def amounts(rows=100, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"id": np.arange(rows), "amount": rng.uniform(0, 100, rows).round(2),
+                         "currency": rng.choice(["USD", "EUR"], rows)})
+
+
+def test_good_data_passes(tmp_path):
+    write_table(amounts(), tmp_path)
+    result = validate(SUITE, tmp_path)
+    assert (result.status, result.blocking) == ("PASS", False), result.failures
+    assert result.total_rows == result.sample_rows == 100
+    json.dumps(result.to_dict())
+
+
+def test_amount_written_as_text_is_a_critical_failure(tmp_path):
+    broken = amounts().assign(amount=lambda d: d.amount.map(lambda a: f"{a:.2f} USD"))
+    write_table(broken, tmp_path)
+    result = validate(SUITE, tmp_path)
+    assert (result.status, result.blocking) == ("FAIL", True)
+    [failure] = [r for r in result.failures if r.type.endswith("of_type")]
+    assert failure.severity == "critical" and failure.column == "amount"
+    assert failure.unexpected_count == 100 and failure.unexpected_examples[0].endswith(" USD")
+    assert "'amount' is str, expected float64" in failure.message
+    assert "not numbers" in failure.message
+    json.dumps(result.to_dict())
+
+
+def test_warning_failure_does_not_block(tmp_path):
+    suite = {"name": "s", "expectations": [
+        expectation("expect_column_values_to_be_in_set", "warning", column="currency",
+                    value_set=["USD"])]}
+    write_table(amounts(), tmp_path)
+    result = validate(suite, tmp_path)
+    assert (result.status, result.blocking) == ("WARN", False)
+    [failure] = result.failures
+    assert failure.unexpected_examples == ["EUR"] * len(failure.unexpected_examples)
+    assert 0 < failure.unexpected_percent < 100 and "values" in failure.message
+
+
+def test_type_aliases_and_integer_columns_as_float(tmp_path):
+    frame = pd.DataFrame({"n": [1, None, 3], "x": [12.0, 13.0, 14.0], "flag": [True, None, False],
+                          "day": ["2024-01-01", "2024-01-02", None], "notes": [None, None, None]})
+    write_table(frame, tmp_path)  # pyarrow writes 12.0 as "12": x reads back as int64
+    suite = {"name": "s", "expectations": [
+        expectation("expect_column_values_to_be_of_type", column="n", type_="integer"),
+        expectation("expect_column_values_to_be_of_type", column="x", type_="float"),
+        expectation("expect_column_values_to_be_of_type", column="flag", type_="boolean"),
+        expectation("expect_column_type_to_be", column="day", type_="date"),
+        expectation("expect_column_values_to_be_in_type_list", column="notes", type_list=["str"]),
+        expectation("expect_column_values_to_be_between", column="n", min_value=1, max_value=3),
+    ]}
+    result = validate(suite, tmp_path)
+    assert result.status == "PASS", result.failures
+    assert canonical_type("DOUBLE") == "float64" and canonical_type("int32") == "int32"
+
+
+def test_splits_are_validated_one_by_one(tmp_path):
+    frame = amounts().assign(split=["train"] * 80 + ["test"] * 20)
+    frame.loc[95, "currency"] = "GBP"
+    write_table(frame, tmp_path, Layout(format="parquet"), split_column="split")
+    result = validate(SUITE, tmp_path)
+    assert result.splits == ["test", "train"] and result.total_rows == 100
+    assert [(r.split, r.type) for r in result.failures] == [
+        ("test", "expect_column_values_to_be_in_set")]
+
+
+def test_sampling_is_deterministic_and_row_counts_use_all_rows(tmp_path):
+    write_table(amounts(5_000), tmp_path, Layout(format="csv", compression="gzip", shards=2))
+    suite = {"name": "s", "expectations": [
+        expectation("expect_table_row_count_to_equal", value=5_000),
+        expectation("expect_column_values_to_be_between", column="amount", max_value=50)]}
+    first = validate(suite, tmp_path, max_rows=1_000, seed=3)
+    again = validate(suite, tmp_path, max_rows=1_000, seed=3)
+    assert (first.total_rows, first.sample_rows) == (5_000, 1_000)
+    assert "seed 3" in first.sample_method
+    assert first.expectations[0].success and first.expectations[0].observed_value == 5_000
+    assert first.expectations[1].unexpected_count == again.expectations[1].unexpected_count
+
+
+def test_missing_column_is_explained(tmp_path):
+    write_table(amounts(), tmp_path)
+    suite = {"name": "s", "expectations": [
+        expectation("expect_column_values_to_not_be_null", column="label")]}
+    [failure] = validate(suite, tmp_path).failures
+    assert "no column 'label'" in failure.message
+
+
+@pytest.mark.parametrize("content,match", [
+    ("{not json", "not valid JSON"),
+    ('{"name": "s"}', "expectations"),
+    ('{"expectations": [{"type": "expect_column_values_to_be_betwen", "kwargs": {"column": "a"}}]}',
+     "did you mean 'expect_column_values_to_be_between'"),
+    ('{"expectations": [{"expectation_type": "expect_column_to_exist"}]}', "rename it to `type`"),
+    ('{"expectations": [{"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "a"}}]}',
+     "needs kwargs \\['value_set'\\]"),
+    ('{"expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "a"},'
+     ' "severity": "fatal"}]}', "unknown severity"),
+])
+def test_malformed_suites_name_file_field_and_fix(tmp_path, content, match):
+    path = tmp_path / "suite.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match=match) as e:
+        load_suite(path)
+    assert str(path) in str(e.value) and "fix:" in str(e.value)
+
+
+def test_gx_rejects_bad_kwargs_as_user_error(tmp_path):
+    write_table(amounts(), tmp_path)
+    suite = {"name": "s", "expectations": [
+        expectation("expect_column_values_to_be_between", column="amount", bogus=1)]}
+    with pytest.raises(UserError, match="(?s)expectations\\[0\\].*bogus"):
+        validate(suite, tmp_path)
+
+
+def test_suite_file_round_trip(tmp_path):
+    (tmp_path / "suite.json").write_text(json.dumps(SUITE))
+    suite = load_suite(tmp_path / "suite.json")
+    assert suite["expectations"][0]["severity"] == "critical"
+    write_table(amounts(), tmp_path / "data")
+    assert validate(tmp_path / "suite.json", tmp_path / "data").status == "PASS"
+
+
+def test_measure_one_million_rows(tmp_path):
+    """Prints read and validate times for 1,000,000 rows x 8 columns (no time assertion)."""
+    rows, rng = 1_000_000, np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "id": np.arange(rows), "amount": rng.uniform(0, 100, rows).round(2),
+        "currency": rng.choice(["USD", "EUR"], rows), "marketplace_id": rng.integers(1, 4, rows),
+        "score": rng.random(rows), "label": rng.integers(0, 2, rows),
+        "country": rng.choice(["US", "DE", "FR", "JP"], rows), "qty": rng.integers(1, 10, rows)})
+    write_table(frame, tmp_path)
+    suite = {"name": "s", "expectations": SUITE["expectations"] + [
+        expectation("expect_column_values_to_be_in_set", column="label", value_set=[0, 1]),
+        expectation("expect_column_values_to_be_unique", column="id")]}
+    validate(suite, tmp_path, max_rows=1_000)  # warm up GX (import + context)
+    for max_rows in (None, 200_000):
+        started = time.perf_counter()
+        result = validate(suite, tmp_path, max_rows=max_rows)
+        print(f"\n1M rows x 8 cols CSV, max_rows={max_rows}: read {result.read_seconds}s, "
+              f"validate {result.validate_seconds}s on {result.sample_rows} rows, "
+              f"total {time.perf_counter() - started:.2f}s, status {result.status}",
+              file=sys.stderr)
+        assert result.status == "PASS", result.failures
