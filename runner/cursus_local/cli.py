@@ -151,5 +151,96 @@ def _print_summary(run):
     console.print(table)
 
 
+STATUS_STYLE = {"waiting": "dim", "running": "bold cyan", "checking": "cyan", "passed": "green",
+                "cached": "green", "failed": "bold red", "blocked": "bold red", "skipped": "yellow",
+                "stopped": "yellow", "PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
+
+
+def styled(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+@app.command("run-pipeline")
+def run_pipeline_command(
+    dag_file: Path = typer.Argument(..., help="Our dag.yaml or a Cursus *.dag.json"),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Steps that may run at once"),
+    resume: Optional[str] = typer.Option(None, help="RUN_ID: rerun only what failed or was skipped"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Run every step, even if unchanged"),
+    steps_dir: Optional[List[Path]] = typer.Option(None, help="More folders holding step files"),
+    runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go (default: beside the DAG)"),
+):
+    """Run every step in DAG order, checking each handoff with its Great Expectations suites."""
+    from .backends.docker import DockerBackend
+    from .dag import load_dag
+    from .sequencer import Sequencer
+
+    dag = load_dag(dag_file, tuple(steps_dir or ()))
+    view = _PipelineView(dag.topological_order())
+    sequencer = Sequencer(dag, DockerBackend(), runs_dir=runs_dir or results.runs_dir(dag_file.parent),
+                          jobs=jobs, use_cache=not no_cache, resume=resume, on_event=view.on_event)
+    with Live(view.render(), console=console, refresh_per_second=8, transient=True) as live:
+        view.live = live
+        result = sequencer.run()
+    _print_pipeline(result)
+    raise typer.Exit(0 if result.status == "passed" else 1)
+
+
+class _PipelineView:
+    """The DAG's steps with their live status."""
+
+    def __init__(self, order: list[str]):
+        self.rows = {n: ["waiting", "", None] for n in order}   # status, note, started
+        self.live: Live | None = None
+
+    def on_event(self, node: str, status: str, note: str):
+        row = self.rows[node]
+        if status == "running" and row[2] is None:
+            row[2] = time.time()
+        row[0], row[1] = status, note
+        if status not in ("waiting", "running", "checking") and row[2] is not None:
+            row[2] = -(time.time() - row[2])   # frozen duration
+        if self.live is not None:
+            self.live.update(self.render())
+
+    def render(self) -> Table:
+        table = Table(title="pipeline", title_justify="left")
+        for column in ("step", "status", "time", "note"):
+            table.add_column(column, overflow="fold")
+        for node, (status, note, started) in self.rows.items():
+            seconds = "" if started is None else f"{(-started if started < 0 else time.time() - started):.1f}s"
+            table.add_row(node, styled(status), seconds, _escape(note))
+        return table
+
+
+def _print_pipeline(result):
+    steps = Table(title="steps", title_justify="left")
+    for column in ("step", "status", "exit", "time", "note"):
+        steps.add_column(column, overflow="fold")
+    for node, o in result.steps.items():
+        note = o.reason or (f"from cache {o.cached_from}" if o.cached_from else "")
+        steps.add_row(node, styled(o.status), "" if o.exit_code is None else str(o.exit_code),
+                      f"{o.duration_seconds:.1f}s" if o.duration_seconds else "", _escape(note))
+    console.print(steps)
+    if result.handoffs:
+        checks = Table(title="handoff checks", title_justify="left")
+        for column in ("connection (side: suite)", "status", "rows", "failures"):
+            checks.add_column(column, overflow="fold")
+        for h in sorted(result.handoffs, key=lambda h: h.connection):
+            failures = "\n".join(f"[{f['severity']}] {f['column'] or ''}: {f['message'] or f['type']}"
+                                  for f in h.failures)
+            rows = f"{h.sample_rows} of {h.total_rows}" if h.sample_rows != h.total_rows else str(h.total_rows)
+            checks.add_row(f"{h.connection}\n  ({h.side}: {h.suite})", styled(h.status), rows,
+                           _escape(failures))
+        console.print(checks)
+    for compat in result.static:
+        if compat["status"] != "PASS":
+            console.print(f"static {styled(compat['status'])} {compat['connection']}")
+            for issue, fix in zip(compat["issues"], compat["recommendations"]):
+                console.print(f"  - {_escape(issue)}\n    fix: {_escape(fix)}")
+    colour = "green" if result.status == "passed" else "red"
+    console.print(f"[bold {colour}]{result.status}[/] in {result.duration_seconds:.1f}s  "
+                  f"run folder: {result.run_dir}  (resume with --resume {result.run_id})")
+
+
 if __name__ == "__main__":
     main()

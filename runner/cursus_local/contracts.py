@@ -2,7 +2,9 @@
 
 Our own format is a superset of Cursus's: the same `contract:` section, plus optional
 `compute:` keys for the processing resources and a `local:` section with the defaults that
-`cursus-local run-step` uses (code folder, input folders, env, job arguments). Everything else
+`cursus-local run-step` uses (code folder, input folders, env, job arguments). `suites:` names the
+GX suite each input must pass and each output must pass (`{inputs: {name: file}, outputs: ...}`);
+they drive handoff checks, static schema compatibility and synthetic data. Everything else
 in the file (`spec:`, `registry:`, `patterns:` ...) is kept in `Step.raw`.
 """
 
@@ -64,6 +66,8 @@ class Step:
     max_runtime_seconds: int = DEFAULT_MAX_RUNTIME
     network_isolation: bool = False
     local: dict[str, Any] = field(default_factory=dict)       # run-step defaults, paths resolved
+    input_suites: dict[str, Path] = field(default_factory=dict)   # GX suite an input must pass
+    output_suites: dict[str, Path] = field(default_factory=dict)  # GX suite an output must pass
     raw: dict[str, Any] = field(default_factory=dict)         # the whole document
 
     @property
@@ -129,6 +133,10 @@ def parse_step(doc: Any, path: Path) -> Step:
         local=p.local_section(doc.get("local")),
         raw=doc,
     )
+    suites = doc.get("suites") or {}
+    p.require_mapping(suites, "suites", "write `suites: {inputs: {name: file.json}, outputs: {...}}`")
+    step.input_suites = p.suite_paths(suites.get("inputs"), "suites.inputs", step.inputs)
+    step.output_suites = p.suite_paths(suites.get("outputs"), "suites.outputs", step.outputs)
     return step
 
 
@@ -214,6 +222,21 @@ class _Fields:
             self.fail(f"compute.{key}", f"expected a positive whole number, got {value!r}",
                       f"write e.g. `{key}: {default}`")
         return value
+
+    def suite_paths(self, value: Any, where: str, channels: dict) -> dict[str, Path]:
+        """GX suite files per channel, relative to the step file; they must exist."""
+        value = value or {}
+        self.require_mapping(value, where, "write `name: path/to/suite.json`")
+        out = {}
+        for name, rel in value.items():
+            if name not in channels:
+                self.fail(f"{where}.{name}", f"no such channel {name!r}", f"use one of {sorted(channels)}")
+            path = (self.path.parent / str(rel)).resolve()
+            if not path.is_file():
+                self.fail(f"{where}.{name}", f"suite file {path} does not exist",
+                          "create it (cursus-local suggest-suite writes one) or fix the path")
+            out[str(name)] = path
+        return out
 
     def local_section(self, value: Any) -> dict[str, Any]:
         """`local:` paths are relative to the step file; resolve them now."""

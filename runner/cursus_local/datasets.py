@@ -168,7 +168,9 @@ def _read_file(file: Path, columns: list[str] | None) -> pa.Table:
                 table = pacsv.read_csv(
                     stream,
                     read_options=pacsv.ReadOptions(autogenerate_column_names=not kind.header),
-                    parse_options=pacsv.ParseOptions(delimiter="\t" if kind.format == "tsv" else ","))
+                    parse_options=pacsv.ParseOptions(delimiter="\t" if kind.format == "tsv" else ","),
+                    # an empty field is a missing value, as pandas.read_csv (what scripts use) reads it
+                    convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
     except (pa.ArrowInvalid, ValueError) as e:
         raise UserError(f"cannot read as {kind.format}: {str(e).splitlines()[0]}", file=str(file),
                         fix="move non-data files out of the data folder, or fix the file") from None

@@ -24,10 +24,11 @@ class StepRun:
 
 
 def run_step(step: Step, options: RunOptions, run_dir: Path, backend: Backend,
-             on_event: EventHandler | None = None) -> StepRun:
-    folder = results.step_dir(Path(run_dir).resolve(), step.name)
+             on_event: EventHandler | None = None, cancel=None, name: str | None = None) -> StepRun:
+    """Run `step` into `run_dir/<name or step name>/`."""
+    folder = results.step_dir(Path(run_dir).resolve(), name or step.name)
     job = build_job(step, options, folder / "output")
-    result = backend.run(job, folder, on_event)
+    result = backend.run(job, folder, on_event, cancel)
     run = StepRun(step, job, result, folder)
     results.write_json(run.result_file, {
         "step": step.name, "step_file": str(step.file), "job_name": job.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -64,5 +65,7 @@ def _jsonable(value):
 
 
 class Backend(Protocol):
-    def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None) -> JobResult:
-        """Run the job to the end; outputs land in job.local_outputs, logs under workdir/logs."""
+    def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None,
+            cancel: threading.Event | None = None) -> JobResult:
+        """Run the job to the end; outputs land in job.local_outputs, logs under workdir/logs.
+        Setting `cancel` (or Ctrl-C) stops it: status Stopped, result.interrupted."""

@@ -40,13 +40,20 @@ class DockerBackend:
     def __init__(self, client=None):
         self.client = client or images.docker_client()
 
-    def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None) -> JobResult:
-        return _JobRun(self.client, job, Path(workdir).resolve(), on_event or (lambda *a: None)).run()
+    def image_id(self, uri: str) -> str:
+        """The image's content id (pulled first if missing): part of a step's cache key."""
+        return images.ensure_image(self.client, uri)
+
+    def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None,
+            cancel: threading.Event | None = None) -> JobResult:
+        return _JobRun(self.client, job, Path(workdir).resolve(), on_event or (lambda *a: None),
+                       cancel or threading.Event()).run()
 
 
 class _JobRun:
-    def __init__(self, client, job: ProcessingJob, workdir: Path, on_event: EventHandler):
-        self.client, self.job, self.workdir, self.emit = client, job, workdir, on_event
+    def __init__(self, client, job: ProcessingJob, workdir: Path, on_event: EventHandler,
+                 cancel: threading.Event):
+        self.client, self.job, self.workdir, self.emit, self.cancel = client, job, workdir, on_event, cancel
         request = job.request
         cluster = request["ProcessingResources"]["ClusterConfig"]
         self.count = cluster["InstanceCount"]
@@ -254,6 +261,8 @@ class _JobRun:
         for waiter in waiters:
             waiter.start()
         while len(done) < len(waiters):
+            if self.cancel.is_set():   # another thread's Ctrl-C (a pipeline run)
+                raise KeyboardInterrupt
             if time.time() >= deadline:
                 self.emit("status", "", "Stopping")
                 self._stop_all()
