@@ -1,0 +1,53 @@
+# cursus-local developer entry points. Every target is idempotent and cheap when
+# already done (stamp file for the venv; ensure-engine.sh / build.sh check first).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.cursus-local-installed
+DAG    ?= scenarios/demo/dag.yaml
+STEP   ?=
+
+.PHONY: venv engine images runner-image test run-pipeline run-step bench clean
+
+venv: $(STAMP)
+
+# Re-installs only when pyproject.toml changes (editable install: code edits need nothing).
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	@touch $@
+
+engine:
+	@images/ensure-engine.sh
+
+images: engine
+	@images/build.sh
+
+# Only for docker-compose.yml (laptops); rebuilt when runner/ or pyproject.toml change.
+runner-image: engine
+	@images/build.sh runner
+
+# pytest exit 5 = "no tests collected": a failure for us, with a clear message.
+test: venv images
+	@rc=0; $(VENV)/bin/python -m pytest -q tests || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5)" >&2; fi; \
+	exit $$rc
+
+run-pipeline: venv engine
+	$(VENV)/bin/cursus-local run-pipeline $(DAG)
+
+run-step: venv engine
+	@test -n "$(STEP)" || { echo "usage: make run-step STEP=<step name>" >&2; exit 2; }
+	cd scenarios/demo && $(CURDIR)/$(VENV)/bin/cursus-local run-step $(STEP)
+
+bench: venv images
+	$(VENV)/bin/python bench/bench.py
+
+# Removes the venv and caches; images are kept (FORCE=1 make images rebuilds them).
+clean:
+	rm -rf $(VENV) .pytest_cache
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} + 
+	find . -path ./.git -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +
