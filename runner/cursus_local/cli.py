@@ -212,25 +212,37 @@ class _PipelineView:
         return table
 
 
+def _failure_lines(failures: list[dict]) -> str:
+    """One line per failed expectation and column (splits folded together)."""
+    seen: dict[tuple, list] = {}
+    for f in failures:
+        seen.setdefault((f["severity"], f["column"], f["type"]), []).append(f)
+    lines = []
+    for (severity, column, kind), items in seen.items():
+        splits = sorted({f["split"] for f in items if f["split"]})
+        where = f" (splits: {', '.join(splits)})" if len(splits) > 1 else ""
+        lines.append(f"[{severity}] {items[0]['message'] or kind}{where}")
+    return "\n".join(lines)
+
+
 def _print_pipeline(result):
     steps = Table(title="steps", title_justify="left")
     for column in ("step", "status", "exit", "time", "note"):
         steps.add_column(column, overflow="fold")
     for node, o in result.steps.items():
-        note = o.reason or (f"from cache {o.cached_from}" if o.cached_from else "")
+        source = Path(o.cached_from).parent if o.cached_from else None
+        note = o.reason or ("" if source is None else "unchanged, kept" if source == result.run_dir
+                            else f"from run {source.name}")
         steps.add_row(node, styled(o.status), "" if o.exit_code is None else str(o.exit_code),
                       f"{o.duration_seconds:.1f}s" if o.duration_seconds else "", _escape(note))
     console.print(steps)
     if result.handoffs:
         checks = Table(title="handoff checks", title_justify="left")
-        for column in ("connection (side: suite)", "status", "rows", "failures"):
+        for column in ("handoff", "side", "status", "rows", "failures"):
             checks.add_column(column, overflow="fold")
         for h in sorted(result.handoffs, key=lambda h: h.connection):
-            failures = "\n".join(f"[{f['severity']}] {f['column'] or ''}: {f['message'] or f['type']}"
-                                  for f in h.failures)
             rows = f"{h.sample_rows} of {h.total_rows}" if h.sample_rows != h.total_rows else str(h.total_rows)
-            checks.add_row(f"{h.connection}\n  ({h.side}: {h.suite})", styled(h.status), rows,
-                           _escape(failures))
+            checks.add_row(h.connection, h.side, styled(h.status), rows, _escape(_failure_lines(h.failures)))
         console.print(checks)
     for compat in result.static:
         if compat["status"] != "PASS":

@@ -33,6 +33,7 @@ def run_step(step: Step, options: RunOptions, run_dir: Path, backend: Backend,
     results.write_json(run.result_file, {
         "step": step.name, "step_file": str(step.file), "job_name": job.name,
         **result.to_dict(),
+        "inputs": {name: str(path) for name, path in job.local_inputs.items()},
         "logs": {h.host: str(h.log) for h in result.hosts},
     })
     return run

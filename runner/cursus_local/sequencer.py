@@ -188,10 +188,10 @@ class Sequencer:
     def _upstream_problem(self, node: str) -> str:
         for c in self._fed_by_steps(node).values():
             up = self.outcomes[c.upstream]
-            if up.status not in OK:
-                return f"upstream {c.upstream} {up.status}"
             if c.output in up.blocked_outputs:
                 return f"handoff check failed on {c.upstream}.{c.output}"
+            if up.status not in OK:
+                return f"upstream {c.upstream} {up.status}"
         for parent in self.dag.parents(node):   # an edge that carries no data still orders
             if self.outcomes[parent].status not in OK:
                 return f"upstream {parent} {self.outcomes[parent].status}"
@@ -219,6 +219,7 @@ class Sequencer:
         if source is not None:
             self._reuse(name, source, folder)
             outcome.cached_from = str(source)
+            outcome.result_file = str(folder / "result.json")
             status = CACHED
         else:
             self._set_aside(folder)
@@ -237,8 +238,10 @@ class Sequencer:
         outcome.outputs = {k: str(v) for k, v in job.local_outputs.items()}
         self.emit(name, "checking", "outputs")
         outcome.blocked_outputs = self._check_outputs(node, job.local_outputs)
-        reason = f"output check failed: {', '.join(outcome.blocked_outputs)}" if outcome.blocked_outputs else ""
-        self._finish(name, status, reason)
+        if outcome.blocked_outputs:   # it ran, but what it hands on is unusable
+            return self._finish(name, FAILED, "critical handoff check failed on output "
+                                + ", ".join(outcome.blocked_outputs))
+        self._finish(name, status)
 
     def _options(self, node: Node) -> RunOptions:
         inputs = dict(node.inputs)

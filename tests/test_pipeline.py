@@ -1,0 +1,118 @@
+"""run-pipeline on the real engine: the demo end to end, cache, the broken handoff, resume."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.docker
+CLI = [sys.executable, "-m", "cursus_local.cli"]
+
+
+@pytest.fixture
+def scenarios(tmp_path):
+    """A private copy of the scenarios (their runs/ folders left behind)."""
+    for name in ("demo", "broken_handoff"):
+        shutil.copytree(REPO / "scenarios" / name, tmp_path / name, ignore=shutil.ignore_patterns("runs"))
+    return tmp_path
+
+
+def run_pipeline(dag: Path, *args):
+    proc = subprocess.run([*CLI, "run-pipeline", str(dag), *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"}, timeout=600)
+    runs = sorted((dag.parent / "runs").glob("2*/results.json"), key=lambda p: p.stat().st_mtime)
+    return proc, (json.loads(runs[-1].read_text()) if runs else None)
+
+
+def statuses(results):
+    return {name: step["status"] for name, step in results["steps"].items()}
+
+
+def step_result(results, name):
+    return json.loads(Path(results["steps"][name]["result_file"]).read_text())
+
+
+def test_demo_passes_end_to_end_with_zero_copy_handoffs_then_comes_from_cache(scenarios):
+    proc, results = run_pipeline(scenarios / "demo" / "dag.yaml", "--jobs", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(statuses(results).values()) == {"passed"}
+    assert results["handoffs"] and {h["status"] for h in results["handoffs"]} <= {"PASS", "WARN"}
+    assert "handoff checks" in proc.stdout and "run folder" in proc.stdout
+
+    # the downstream input IS the upstream output folder: same inodes, nothing copied
+    produced = results["steps"]["currency_conversion"]["outputs"]["processed_data"]
+    for consumer in ("feature_engineering", "risk_table"):
+        assert step_result(results, consumer)["inputs"]["input_data"] == produced
+    assert results["bytes_copied"] == 0
+
+    # --jobs 2: the two branches ran at the same time
+    def span(name):
+        info = step_result(results, name)["describe"]
+        return (datetime.fromisoformat(info["ProcessingStartTime"]),
+                datetime.fromisoformat(info["ProcessingEndTime"]))
+    (a0, a1), (b0, b1) = span("feature_engineering"), span("risk_table")
+    assert a0 < b1 and b0 < a1
+
+    proc, again = run_pipeline(scenarios / "demo" / "dag.yaml")
+    assert proc.returncode == 0
+    assert set(statuses(again).values()) == {"cached"}
+    assert again["run_id"] != results["run_id"]
+    cached_out = Path(again["steps"]["scoring"]["outputs"]["scored"])
+    assert sorted(p.name for p in cached_out.iterdir()) == ["test", "train", "val"]
+    assert again["bytes_copied"] == 0
+
+    proc, fresh = run_pipeline(scenarios / "demo" / "dag.yaml", "--no-cache")
+    assert set(statuses(fresh).values()) == {"passed"}
+
+
+def test_broken_handoff_is_caught_then_resume_reruns_only_the_failed_part(scenarios):
+    dag = scenarios / "broken_handoff" / "dag.yaml"
+    proc, results = run_pipeline(dag, "--jobs", "2")
+    assert proc.returncode == 1
+    assert statuses(results) == {"tabular_preprocessing": "passed", "currency_conversion": "passed",
+                                 "feature_engineering": "failed", "risk_table": "passed",
+                                 "scoring": "skipped"}
+    assert "handoff check failed on feature_engineering.features" in results["steps"]["scoring"]["reason"]
+    (failed,) = [h for h in results["handoffs"] if h["status"] == "FAIL"]
+    assert failed["connection"] == "feature_engineering.features"
+    amount = [f for f in failed["failures"] if f["column"] == "converted_amount" and f["severity"] == "critical"]
+    assert amount and "write it as a numeric column" in amount[0]["message"]
+    assert "USD" in amount[0]["unexpected_examples"][0]
+    assert "converted_amount" in proc.stdout
+    # nothing lost: the failed step's outputs and logs stay
+    assert Path(results["steps"]["feature_engineering"]["outputs"]["features"], "train").is_dir()
+
+    dag.write_text(dag.read_text().replace('env: {OUTPUT_AMOUNT_FORMAT: "{:.2f} USD"}', "env: {}"))
+    proc, resumed = run_pipeline(dag, "--resume", results["run_id"])
+    assert proc.returncode == 0, proc.stdout
+    assert resumed["run_id"] == results["run_id"]
+    assert statuses(resumed) == {"tabular_preprocessing": "cached", "currency_conversion": "cached",
+                                 "feature_engineering": "passed", "risk_table": "cached", "scoring": "passed"}
+    run_dir = Path(resumed["run_dir"])
+    assert (run_dir / ".attempts" / "feature_engineering-1" / "logs" / "algo-1.log").is_file()
+
+
+def test_a_failed_step_skips_its_descendants_while_the_other_branch_goes_on(scenarios):
+    dag = scenarios / "demo" / "dag.yaml"
+    dag.write_text(dag.read_text().replace("  risk_table: {}", "  risk_table: {env: {SMOOTH_FACTOR: abc}}"))
+    proc, results = run_pipeline(dag, "--jobs", "2")
+    assert proc.returncode == 1
+    got = statuses(results)
+    assert (got["risk_table"], got["feature_engineering"], got["scoring"]) == ("failed", "passed", "skipped")
+    assert "ValueError" in step_result(results, "risk_table")["describe"]["ExitMessage"]
+
+
+def test_unfed_inputs_are_reported_before_any_container_starts(scenarios):
+    dag = scenarios / "demo" / "dag.yaml"
+    dag.write_text(dag.read_text().replace("    inputs: {DATA: data/raw}\n", ""))
+    proc, results = run_pipeline(dag)
+    assert proc.returncode == 2
+    assert "tabular_preprocessing.DATA" in proc.stdout and "fix:" in proc.stdout
+    assert results is None                                  # no run folder: nothing started
