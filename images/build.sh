@@ -127,12 +127,17 @@ build_one() {
         if [ "$have" = "$hash" ]; then log "$tag: up to date (skip; FORCE=1 rebuilds)"; return; fi
         log "$tag: exists but inputs changed ($have -> $hash): rebuilding"
     fi
+    local old_id; old_id=$("$DOCKER" image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
     if [ -n "${PIP_CERT:-}" ] && [ -f "$PIP_CERT" ]; then secret=(--secret "id=pipcert,src=$PIP_CERT"); fi
     t0=$(now)
     log "building $tag from $want (FROM $base), context $ctx"
     "$DOCKER" build --progress=plain -f "$df" \
         --build-arg "BASE=$base" --label "cursus-local.hash=$hash" \
         "${secret[@]}" -t "$tag" "$ctx"
+    # Drop the image this one replaced (now untagged) unless a container uses it.
+    if [ -n "$old_id" ] && [ "$old_id" != "$("$DOCKER" image inspect -f '{{.Id}}' "$tag")" ]; then
+        "$DOCKER" rmi "$old_id" >/dev/null 2>&1 || true
+    fi
     log "$tag: built in $(took "$t0"), size $("$DOCKER" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}')"
 }
 
