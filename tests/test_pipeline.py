@@ -116,3 +116,28 @@ def test_unfed_inputs_are_reported_before_any_container_starts(scenarios):
     assert proc.returncode == 2
     assert "tabular_preprocessing.DATA" in proc.stdout and "fix:" in proc.stdout
     assert results is None                                  # no run folder: nothing started
+
+
+def test_discover_connections_on_the_real_cursus_dag():
+    dag = REPO.parent / "shared" / "cursus" / "dags" / "xgboost_complete_e2e.dag.json"
+    if not dag.is_file():
+        pytest.skip("../shared/cursus is not beside this repo")
+    proc = subprocess.run([*CLI, "discover-connections", "--dag-file", str(dag), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1          # some nodes have no interface file: not ok, and said so
+    report = json.loads(proc.stdout)
+    pairs = {(c["upstream"], c["output"], c["downstream"], c["input"]) for c in report["connections"]}
+    assert ("TabularPreprocessing_training", "processed_data", "XGBoostTraining", "input_path") in pairs
+    assert {p["node"] for p in report["missing_steps"]} >= {"CradleDataLoading_training", "Registration"}
+
+
+def test_test_flow_reports_the_handoff_in_the_data_flow_shape(scenarios):
+    proc = subprocess.run([*CLI, "test-flow", "--upstream", "tabular_preprocessing", "--downstream",
+                           "currency_conversion", "--scenario", str(scenarios / "demo")],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (saved,) = (scenarios / "demo" / "runs").glob("*/data_flow.json")
+    (flow,) = json.loads(saved.read_text())["data_flow_tests"]["results"]
+    assert flow["connection"] == "tabular_preprocessing -> currency_conversion"
+    assert flow["status"] == "PASS" and flow["schema_compatibility"] and flow["data_type_compatibility"]
+    assert flow["data_sample_size"] == 600

@@ -254,5 +254,77 @@ def _print_pipeline(result):
                   f"run folder: {result.run_dir}  (resume with --resume {result.run_id})")
 
 
+@app.command("discover-connections")
+def discover_connections_command(
+    dag_file: Path = typer.Option(..., "--dag-file", help="Our dag.yaml or a Cursus *.dag.json"),
+    steps_dir: Optional[List[Path]] = typer.Option(None, help="More folders holding step files"),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+):
+    """Which upstream output feeds which downstream input, and what nothing feeds: before running."""
+    import json
+
+    from .connections import COLUMNS, discover
+    from .dag import load_dag
+    from .sequencer import static_compatibility
+
+    dag = load_dag(dag_file, tuple(steps_dir or ()))
+    report = discover(dag)
+    static = static_compatibility(dag, report) if not dag.missing_steps else []
+    if json_out:
+        console.print_json(json.dumps({**report.to_dict(), "static_compatibility": static}))
+    else:
+        table = Table(title=f"connections of {dag.name}", title_justify="left")
+        for column in ("status", "connection", "how", "score"):
+            table.add_column(column, overflow="fold")
+        for status, src, output, dst, inp, how, score, _note in report.to_rows():
+            left = f"{src}.{output}" if src and output not in ("", "?") else src
+            right = f"{dst}.{inp}" if inp and inp != "?" else dst
+            connection = f"{left} -> {right}" if left else right
+            detail = how if status in ("ok", "external", "ambiguous") else ""   # problems: listed below
+            table.add_row("[green]ok[/]" if status == "ok" else styled(status), _escape(connection),
+                          _escape(detail), score)
+        console.print(table)
+        for problem in [*report.unfed_required, *report.ambiguous, *report.unchecked, *report.missing_steps]:
+            console.print(f"[yellow]{problem.node}{'.' + problem.input if problem.input else ''}[/]: "
+                          f"{_escape(problem.message)}\n  fix: {_escape(problem.fix)}")
+        for compat in static:
+            console.print(f"static {styled(compat['status'])} {compat['connection']}")
+            for issue, fix in zip(compat["issues"], compat["recommendations"]):
+                console.print(f"  - {_escape(issue)}\n    fix: {_escape(fix)}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("test-flow")
+def test_flow_command(
+    upstream: str = typer.Option(..., help="Upstream step name or file"),
+    downstream: str = typer.Option(..., help="Downstream step name or file"),
+    map_: Optional[List[str]] = typer.Option(None, "--map", help="OUTPUT=INPUT, repeatable (else discovered)"),
+    scenario: Path = typer.Option(Path("."), help="Scenario folder holding steps/"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go (default ./runs)"),
+):
+    """Run upstream, then downstream on that very output, and report the handoff."""
+    import json
+
+    from .backends.docker import DockerBackend
+    from .contracts import find_step, load_step
+    from .flow import flow_result, two_step_dag
+    from .sequencer import Sequencer
+
+    up, down = (load_step(find_step(name, [scenario, Path.cwd()])) for name in (upstream, downstream))
+    dag = two_step_dag(up, down, pairs(map_, "--map") or None)
+    view = _PipelineView(dag.topological_order())
+    sequencer = Sequencer(dag, DockerBackend(), runs_dir=runs_dir or results.runs_dir(scenario),
+                          use_cache=not no_cache, on_event=view.on_event)
+    with Live(view.render(), console=console, refresh_per_second=8, transient=True) as live:
+        view.live = live
+        result = sequencer.run()
+    _print_pipeline(result)
+    flow = flow_result(result, up.name, down.name)
+    results.write_json(result.run_dir / "data_flow.json", {"data_flow_tests": {"results": [flow]}})
+    console.print_json(json.dumps(flow))
+    raise typer.Exit(0 if flow["status"] != "FAIL" else 1)
+
+
 if __name__ == "__main__":
     main()
