@@ -8,6 +8,7 @@ Each figure is the median of --repeat runs, measured in this same run, on this m
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -80,19 +82,104 @@ def bench_step(work: Path, name: str, script: str, repeat: int, rows: int = 0) -
     return median_time(ours, repeat), median_time(bare, repeat)
 
 
+def run_pipeline(dag: Path, *args: str) -> tuple[float, dict]:
+    start = time.perf_counter()
+    subprocess.run(CLI + ["run-pipeline", str(dag), *args], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    latest = max((dag.parent / "runs").glob("2*/results.json"), key=lambda p: p.stat().st_mtime)
+    return seconds, json.loads(latest.read_text())
+
+
+def scaled_demo(work: Path, rows: int) -> Path:
+    """A copy of the demo scenario whose raw input has `rows` rows (same distribution)."""
+    folder = work / f"demo-{rows}"
+    shutil.copytree(REPO / "scenarios" / "demo", folder, ignore=shutil.ignore_patterns("runs"))
+    raw = pd.concat([pd.read_csv(f) for f in sorted((folder / "data" / "raw").glob("*.csv"))])
+    big = raw.sample(n=rows, replace=True, random_state=0).reset_index(drop=True)
+    big["order_id"] = np.arange(1, rows + 1)
+    for old in (folder / "data" / "raw").glob("*.csv"):
+        old.unlink()
+    big.to_csv(folder / "data" / "raw" / "part-00000.csv", index=False)
+    return folder / "dag.yaml"
+
+
+def bench_pipeline(work: Path, rows: int) -> list[tuple[str, str]]:
+    out = []
+    for label, dag in (("demo pipeline (600 rows)", shutil.copytree(
+            REPO / "scenarios" / "demo", work / "demo", ignore=shutil.ignore_patterns("runs")) / "dag.yaml"),
+            (f"demo pipeline ({rows:,} rows)", scaled_demo(work, rows))):
+        cold1, r1 = run_pipeline(dag, "--no-cache", "--jobs", "1")
+        cold2, r2 = run_pipeline(dag, "--no-cache", "--jobs", "2")
+        cached, r3 = run_pipeline(dag, "--jobs", "2")
+        assert {s["status"] for s in r3["steps"].values()} == {"cached"}, r3["steps"]
+        def branch(r):   # wall time from the first branch step's start to the last one's end
+            spans = [json.loads(Path(r["steps"][n]["result_file"]).read_text())["describe"]
+                     for n in ("feature_engineering", "risk_table")]
+            start = min(datetime.fromisoformat(d["ProcessingStartTime"]) for d in spans)
+            end = max(datetime.fromisoformat(d["ProcessingEndTime"]) for d in spans)
+            return (end - start).total_seconds()
+        out += [(f"{label}: cold, --jobs 1", f"{cold1:.2f}s"),
+                (f"{label}: cold, --jobs 2", f"{cold2:.2f}s (speed-up x{cold1 / cold2:.2f})"),
+                (f"{label}: cached", f"{cached:.2f}s"),
+                (f"{label}: the two branches, wall", f"{branch(r1):.2f}s with --jobs 1, "
+                 f"{branch(r2):.2f}s with --jobs 2 (x{branch(r1) / branch(r2):.2f})"),
+                (f"{label}: bytes copied between steps", f"{r1['bytes_copied'] + r2['bytes_copied'] + r3['bytes_copied']}")]
+    return out
+
+
+def bench_checks(work: Path, rows: int) -> list[tuple[str, str]]:
+    from cursus_local import checks
+    folder = work / "checks"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"order_id": np.arange(rows), "marketplace_id": rng.integers(1, 5, rows),
+                  "currency_code": rng.choice(["USD", "EUR", "GBP", "JPY"], rows),
+                  "amount": rng.gamma(2, 40, rows).round(2), "quantity": rng.integers(1, 10, rows),
+                  "category": rng.choice(["books", "toys", "garden", "tools"], rows),
+                  "label": rng.integers(0, 2, rows), "converted_amount": rng.gamma(2, 40, rows).round(2),
+                  }).to_csv(folder / "part-00000.csv", index=False)
+    suite = REPO / "scenarios" / "demo" / "suites" / "currency_conversion.processed_data.json"
+    checks.validate(suite, folder, max_rows=1000)          # GX import and context, once
+    full = checks.validate(suite, folder, max_rows=None)
+    sampled = checks.validate(suite, folder)
+    n = len(checks.load_suite(suite)["expectations"])
+    return [(f"GX check, {rows:,} rows, {n} expectations, all rows",
+             f"read {full.read_seconds:.2f}s + validate {full.validate_seconds:.2f}s"),
+            (f"GX check, {rows:,} rows, default sample ({sampled.sample_rows:,} rows)",
+             f"read {sampled.read_seconds:.2f}s + validate {sampled.validate_seconds:.2f}s")]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--pipeline-rows", type=int, default=300_000)
+    parser.add_argument("--only", choices=["step", "pipeline", "checks", "unit"], action="append")
     args = parser.parse_args()
+    wanted = set(args.only or ["step", "pipeline", "checks", "unit"])
     print(f"cursus-local benchmarks (median of {args.repeat}; docker CLI: {DOCKER})\n")
     with tempfile.TemporaryDirectory(prefix="cursus-bench-") as tmp:
         work = Path(tmp)
-        rows = [("trivial step", *bench_step(work, "trivial", TRIVIAL, args.repeat)),
-                (f"{args.rows:,}-row CSV step", *bench_step(work, "large", LARGE, args.repeat, args.rows))]
-    print(f"{'run-step':28} {'cursus-local':>13} {'docker run':>11} {'overhead':>9} {'ratio':>6}")
-    for label, ours, bare in rows:
-        print(f"{label:28} {ours:12.2f}s {bare:10.2f}s {ours - bare:+8.2f}s {ours / bare:6.2f}")
+        if "step" in wanted:
+            rows = [("trivial step", *bench_step(work, "trivial", TRIVIAL, args.repeat)),
+                    (f"{args.rows:,}-row CSV step", *bench_step(work, "large", LARGE, args.repeat, args.rows))]
+            print(f"{'run-step':28} {'cursus-local':>13} {'docker run':>11} {'overhead':>9} {'ratio':>6}")
+            for label, ours, bare in rows:
+                print(f"{label:28} {ours:12.2f}s {bare:10.2f}s {ours - bare:+8.2f}s {ours / bare:6.2f}")
+            print()
+        figures = []
+        if "pipeline" in wanted:
+            figures += bench_pipeline(work, args.pipeline_rows)
+        if "checks" in wanted:
+            figures += bench_checks(work, args.rows)
+        if "unit" in wanted and (Path(__file__).with_name("unit.py")).is_file():
+            sys.path.insert(0, str(Path(__file__).parent))
+            import unit
+            figures += unit.report()
+        width = max((len(label) for label, _ in figures), default=0)
+        for label, figure in figures:
+            print(f"{label:{width}}  {figure}")
 
 
 if __name__ == "__main__":

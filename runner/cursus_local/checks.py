@@ -252,6 +252,12 @@ def validate(suite: dict | str | Path, data_path: str | Path, *, max_rows: int |
 _GX_LOCK = threading.Lock()  # one shared GX context; the sequencer may check in threads
 
 
+def warm_up() -> None:
+    """Import GX and build its context now (e.g. in a thread while the first container runs)."""
+    with _GX_LOCK:
+        _batch_definition()
+
+
 @functools.cache
 def _batch_definition():
     """One in-memory GX context and pandas dataframe batch definition, reused by every check."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -163,7 +164,8 @@ def styled(status: str) -> str:
 @app.command("run-pipeline")
 def run_pipeline_command(
     dag_file: Path = typer.Argument(..., help="Our dag.yaml or a Cursus *.dag.json"),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Steps that may run at once"),
+    jobs: int = typer.Option(min(4, os.cpu_count() or 1), "--jobs", "-j",
+                             help="Steps that may run at once (default: cores, at most 4)"),
     resume: Optional[str] = typer.Option(None, help="RUN_ID: rerun only what failed or was skipped"),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step, even if unchanged"),
     steps_dir: Optional[List[Path]] = typer.Option(None, help="More folders holding step files"),

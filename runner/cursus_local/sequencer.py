@@ -11,6 +11,7 @@ steps that did not pass (older attempts are kept under `.attempts/`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
@@ -24,7 +25,7 @@ from . import results
 from .connections import ConnectionReport, discover
 from .dag import Dag, Node
 from .errors import UserError
-from .fingerprint import step_key
+from .fingerprint import step_key, tree_hash
 from .job import RunOptions, build_job
 from .run_step import run_step
 
@@ -62,6 +63,7 @@ class HandoffCheck:
     sample_rows: int
     seconds: float
     failures: list[dict]
+    cached: bool = False    # same suite, same data: the earlier result stands
 
 
 @dataclass
@@ -123,6 +125,7 @@ class Sequencer:
         self.lock = threading.Lock()
         self.cancel = threading.Event()
         self.bytes_copied = 0
+        self.warming: threading.Thread | None = None
 
     def _previous_run(self, resume: str | None) -> dict:
         if not resume:
@@ -174,12 +177,23 @@ class Sequencer:
                 for future, node in running.items():
                     if self.outcomes[node].status in ("running", "checking"):
                         self._finish(node, STOPPED, "interrupted")
+        if self.warming is not None:
+            self.warming.join()
         statuses = {o.status for o in self.outcomes.values()}
         overall = "passed" if statuses <= set(OK) else "failed"
         result = PipelineResult(self.run_id, self.run_dir, overall, self.outcomes, self.handoffs,
                                 static, time.time() - started, self.bytes_copied)
         results.write_json(self.run_dir / "results.json", result.to_dict())
         return result
+
+    def _warm_up_checks(self):
+        """Importing GX takes seconds: do it once, beside a running container, not before it."""
+        with self.lock:
+            if self.warming is not None:
+                return
+            from .checks import warm_up
+            self.warming = threading.Thread(target=warm_up, daemon=True)
+        self.warming.start()
 
     def _fed_by_steps(self, node: str) -> dict:
         """input -> Connection from another step (external bindings left out)."""
@@ -223,6 +237,7 @@ class Sequencer:
             status = CACHED
         else:
             self._set_aside(folder)
+            self._warm_up_checks()
             self.emit(name, "running", "")
             started = time.time()
             run = run_step(node.step, options, self.run_dir, self.backend, cancel=self.cancel, name=name)
@@ -276,13 +291,20 @@ class Sequencer:
         return found
 
     def _validate(self, label: str, suite: Path, side: str, data: Path) -> HandoffCheck:
-        from .checks import validate
-        result = validate(suite, data)
-        check = HandoffCheck(
-            connection=label, side=side, suite=result.suite, status=result.status,
-            blocking=result.blocking, data_path=str(data), total_rows=result.total_rows,
-            sample_rows=result.sample_rows, seconds=round(result.read_seconds + result.validate_seconds, 3),
-            failures=[{k: v for k, v in asdict(f).items() if k != "kwargs"} for f in result.failures])
+        key = hashlib.sha256(suite.read_bytes() + tree_hash(data).encode()).hexdigest()[:32]
+        stored = self.cache_dir / "checks" / f"{key}.json"
+        if self.use_cache and stored.is_file():
+            check = HandoffCheck(**{**results.read_json(stored), "connection": label, "side": side,
+                                    "data_path": str(data), "cached": True})
+        else:
+            from .checks import validate
+            result = validate(suite, data)
+            check = HandoffCheck(
+                connection=label, side=side, suite=result.suite, status=result.status,
+                blocking=result.blocking, data_path=str(data), total_rows=result.total_rows,
+                sample_rows=result.sample_rows, seconds=round(result.read_seconds + result.validate_seconds, 3),
+                failures=[{k: v for k, v in asdict(f).items() if k != "kwargs"} for f in result.failures])
+            results.write_json(stored, asdict(check))
         with self.lock:
             self.handoffs.append(check)
         return check
