@@ -328,5 +328,13 @@ def test_flow_command(
     raise typer.Exit(0 if flow["status"] != "FAIL" else 1)
 
 
+def _register(module):
+    app.registered_commands += module.app.registered_commands
+
+
+from . import cli_s3  # noqa: E402  (commands kept beside their concern)
+
+_register(cli_s3)
+
 if __name__ == "__main__":
     main()
