@@ -184,7 +184,7 @@ def run_pipeline_command(
         view.live = live
         result = sequencer.run()
     _print_pipeline(result)
-    raise typer.Exit(0 if result.status == "passed" else 1)
+    raise typer.Exit(130 if result.interrupted else 0 if result.status == "passed" else 1)
 
 
 class _PipelineView:

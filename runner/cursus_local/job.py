@@ -42,6 +42,7 @@ class RunOptions:
     sharded_inputs: tuple[str, ...] = ()                     # inputs split by S3 key
     job_name: str | None = None
     role_arn: str = DEFAULT_ROLE
+    use_local_defaults: bool = True    # the step file's `local:` inputs/env/args (run-step); a DAG says all
 
 
 @dataclass
@@ -145,8 +146,9 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
 
 
 def _merge_local_defaults(step: Step, options: RunOptions) -> RunOptions:
-    """Options given explicitly win over the step file's `local:` defaults."""
-    local = step.local
+    """Options given explicitly win over the step file's `local:` defaults (its code folder always
+    applies; its inputs, env and job arguments only where `use_local_defaults`)."""
+    local = step.local if options.use_local_defaults else {k: v for k, v in step.local.items() if k == "code"}
     merged = RunOptions(**{**options.__dict__})
     merged.inputs = {**{k: str(v) for k, v in local.get("inputs", {}).items()}, **options.inputs}
     merged.outputs = {**{k: str(v) for k, v in local.get("outputs", {}).items()}, **options.outputs}

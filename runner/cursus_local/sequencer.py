@@ -16,6 +16,7 @@ import os
 import shutil
 import threading
 import time
+import traceback
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,6 +77,7 @@ class PipelineResult:
     static: list[dict]
     duration_seconds: float
     bytes_copied: int
+    interrupted: bool = False
 
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "run_dir": str(self.run_dir), "status": self.status,
@@ -182,7 +184,7 @@ class Sequencer:
         statuses = {o.status for o in self.outcomes.values()}
         overall = "passed" if statuses <= set(OK) else "failed"
         result = PipelineResult(self.run_id, self.run_dir, overall, self.outcomes, self.handoffs,
-                                static, time.time() - started, self.bytes_copied)
+                                static, time.time() - started, self.bytes_copied, self.cancel.is_set())
         results.write_json(self.run_dir / "results.json", result.to_dict())
         return result
 
@@ -218,6 +220,16 @@ class Sequencer:
 
     # --- one node -----------------------------------------------------------------------------
     def _run_node(self, name: str) -> None:
+        """One node, start to finish; whatever goes wrong fails this node only."""
+        try:
+            self._run_node_steps(name)
+        except Exception as exc:   # a bad node setting or an engine error: say it, go on
+            folder = self.run_dir / name
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "error.txt").write_text(traceback.format_exc())
+            self._finish(name, FAILED, f"{type(exc).__name__}: {exc}")
+
+    def _run_node_steps(self, name: str) -> None:
         node = self.dag.nodes[name]
         outcome = self.outcomes[name]
         options = self._options(node)
@@ -263,7 +275,7 @@ class Sequencer:
         for inp, c in self._fed_by_steps(node.name).items():
             inputs[inp] = self.outcomes[c.upstream].outputs[c.output]   # the folder itself: zero copy
         return RunOptions(inputs=inputs, env=dict(node.env), job_arguments=dict(node.job_arguments),
-                          image=node.image)
+                          image=node.image, use_local_defaults=False)
 
     # --- handoff checks -----------------------------------------------------------------------
     def _suites_for(self, node: Node, channel: str, side: str) -> list[tuple[str, Path, str]]:
