@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import textwrap
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,3 +51,26 @@ def write_step(folder: Path, name: str, script: str, contract: dict, *, compute:
 
 def leftover_containers(client, job_name: str) -> list:
     return client.containers.list(all=True, filters={"label": f"cursus-local.job={job_name}"})
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """A moto server on a free port; its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url, deadline = f"http://127.0.0.1:{port}", time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"moto server did not answer on {url}")
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(10)

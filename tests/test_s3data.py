@@ -52,29 +52,6 @@ def _post(url: str, body: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def moto():
-    """A moto server on a free port; its URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url, deadline = f"http://127.0.0.1:{port}", time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"moto server did not answer on {url}")
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture(scope="session")
 def pipeline(moto):
     """A finished execution: TabularPreprocess (processing), XGBoostTraining, CheckAUC (condition)."""
     s3, sm = _client(moto, "s3"), _client(moto, "sagemaker")

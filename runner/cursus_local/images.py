@@ -47,7 +47,7 @@ def ecr_auth(uri: str) -> dict | None:
     import boto3
     import botocore.exceptions
     try:
-        ecr = boto3.client("ecr", region_name=match["region"])
+        ecr = boto3.session.Session().client("ecr", region_name=match["region"])   # today's credentials
         data = ecr.get_authorization_token(registryIds=[match["account"]])["authorizationData"][0]
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.ClientError):
         return None
