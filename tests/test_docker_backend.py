@@ -276,3 +276,14 @@ def test_no_credential_reaches_a_file(tmp_path, backend):
     for path in run.folder.rglob("*"):
         if path.is_file() and path.name != "ok.txt":
             assert secret not in path.read_text(errors="replace"), path
+
+
+def test_an_entrypoint_missing_from_the_image_fails_the_job_cleanly(tmp_path, backend, docker_client):
+    from cursus_local.job import build_job
+    step = load_step(write_step(tmp_path, "noexec", "print(1)\n", {}))
+    job = build_job(step, RunOptions(job_name="noexec-x"), tmp_path / "out")
+    job.request["AppSpecification"]["ContainerEntrypoint"] = ["/no/such/binary"]
+    result = backend.run(job, tmp_path / "w")
+    assert result.status == "Failed"
+    assert result.describe["FailureReason"].startswith("ClientError:")
+    assert not leftover_containers(docker_client, "noexec-x")

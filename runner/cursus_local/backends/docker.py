@@ -87,6 +87,9 @@ class _JobRun:
             timed_out = self._wait_all(started)
             ended = time.time()
             status, reason = self._verdict(timed_out)
+        except docker_errors().APIError as exc:   # e.g. the entrypoint is not in the image
+            ended, status, reason = time.time(), "Failed", f"ClientError: {exc.explanation or exc}"
+            self._stop_all()
         except KeyboardInterrupt:   # reported as Stopped; the caller sees result.interrupted
             ended, status, reason = time.time(), "Stopped", "interrupted by the user (Ctrl-C)"
             self.emit("status", "", "Stopping")
@@ -339,6 +342,11 @@ class _JobRun:
                          duration_seconds=round((ended or time.time()) - (started or created), 3),
                          hosts=list(self.results.values()),
                          outputs=dict(self.job.local_outputs), notes=notes)
+
+
+def docker_errors():
+    import docker.errors
+    return docker.errors
 
 
 def _merge(sources: list[tuple[str, Path]], final: Path) -> list[str]:
