@@ -36,10 +36,10 @@ test: venv images
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
 
-run-pipeline: venv engine
+run-pipeline: venv images
 	$(VENV)/bin/cursus-local run-pipeline $(DAG)
 
-run-step: venv engine
+run-step: venv images
 	@test -n "$(STEP)" || { echo "usage: make run-step STEP=<step name>" >&2; exit 2; }
 	cd scenarios/demo && $(CURDIR)/$(VENV)/bin/cursus-local run-step $(STEP)
 
