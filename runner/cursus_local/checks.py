@@ -348,8 +348,11 @@ def _fill_from_gx(result: ExpectationResult, gx_result) -> None:
     if error := _exception_message(gx_result.exception_info or {}):
         result.message = error
     elif result.unexpected_count is not None:
-        result.message = (f"{result.unexpected_count} values ({result.unexpected_percent:.2f}% "
-                          f"of non-null) fail, e.g. {result.unexpected_examples}")
+        nulls = result.type == "expect_column_values_to_not_be_null"
+        shown = "" if nulls else f", e.g. {result.unexpected_examples}"
+        of = "of rows are null" if nulls else "of non-null values fail"
+        where = f"column {result.column!r}: " if result.column else ""
+        result.message = f"{where}{result.unexpected_count} ({result.unexpected_percent:.2f}% {of}){shown}"
     else:
         result.message = f"observed {result.observed_value!r}"
 

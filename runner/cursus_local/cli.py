@@ -332,8 +332,9 @@ def _register(module):
     app.registered_commands += module.app.registered_commands
 
 
-from . import cli_s3  # noqa: E402  (commands kept beside their concern)
+from . import cli_s3, cli_testing  # noqa: E402  (commands kept beside their concern)
 
+_register(cli_testing)
 _register(cli_s3)
 
 if __name__ == "__main__":
