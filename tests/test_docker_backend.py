@@ -287,3 +287,25 @@ def test_an_entrypoint_missing_from_the_image_fails_the_job_cleanly(tmp_path, ba
     assert result.status == "Failed"
     assert result.describe["FailureReason"].startswith("ClientError:")
     assert not leftover_containers(docker_client, "noexec-x")
+
+
+def test_an_s3_input_is_downloaded_once_and_mounted_read_only(tmp_path, backend, moto, monkeypatch):
+    import boto3
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto)                # a real S3 API (moto server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("CURSUS_LOCAL_CACHE", str(tmp_path / "cache"))
+    s3 = boto3.session.Session().client("s3")
+    s3.create_bucket(Bucket="past-run")
+    for split in ("train", "val"):
+        s3.put_object(Bucket="past-run", Key=f"exec-1/prep/{split}/part-00000.csv", Body=b"id\n1\n")
+    step = load_step(write_step(tmp_path, "s3probe", PROBE, {
+        "inputs": {"data": {"path": "/opt/ml/processing/input/data"}},
+        "outputs": {"processed_data": {"path": "/opt/ml/processing/output"}}}))
+    run = run_step(step, RunOptions(inputs={"data": "s3://past-run/exec-1/prep"}), tmp_path / "runs", backend)
+    assert run.result.status == "Completed", run.result.describe
+    assert seen(run)["files"] == ["/opt/ml/processing/input/data/train/part-00000.csv",
+                                  "/opt/ml/processing/input/data/val/part-00000.csv"]
+    (data_input,) = [i for i in run.job.request["ProcessingInputs"] if i["InputName"] == "data"]
+    assert data_input["S3Input"]["S3Uri"] == "s3://past-run/exec-1/prep"   # the request keeps the URI

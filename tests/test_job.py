@@ -79,14 +79,18 @@ def valid_request(step, tmp_path):
      "at 'environment' failed to satisfy constraint: Member must have length less than or equal to 100"),
     (lambda r: r["Environment"].update({"1BAD": "v"}), "at 'environment.key'"),
     (lambda r: r["StoppingCondition"].update(MaxRuntimeInSeconds=10**7), "less than or equal to 777600"),
-    (lambda r: r["StoppingCondition"].update(MaxRuntimeInSeconds=0), "MaxRuntimeInSeconds"),
+    (lambda r: r["StoppingCondition"].update(MaxRuntimeInSeconds=0),
+     "at 'stoppingCondition.maxRuntimeInSeconds' failed to satisfy constraint: Member must have value "
+     "greater than or equal to 1"),
+    (lambda r: r["ProcessingResources"]["ClusterConfig"].update(InstanceCount="2"), "be of type integer"),
+    (lambda r: r["AppSpecification"].update(Entrypoint=["x"]), "Unknown parameter 'appSpecification.entrypoint'"),
     (lambda r: r["ProcessingResources"]["ClusterConfig"].update(InstanceType="ml.m5.huge"), "enum value set"),
     (lambda r: r["ProcessingInputs"][1]["S3Input"].update(LocalPath="/tmp/data"), "must be a path under "
      "/opt/ml/processing/"),
     (lambda r: r["ProcessingInputs"][1]["S3Input"].update(LocalPath="/opt/ml/processing/output/x"),
      "overlap"),
     (lambda r: r["ProcessingInputs"].append(copy.deepcopy(r["ProcessingInputs"][1])), "must be unique"),
-    (lambda r: r.pop("RoleArn"), "RoleArn"),
+    (lambda r: r.pop("RoleArn"), "Value null at 'roleArn' failed to satisfy constraint: Member must not be null"),
 ])
 def test_requests_sagemaker_rejects_fail_here_with_the_same_reason(step, tmp_path, mutate, reason):
     request = valid_request(step, tmp_path)

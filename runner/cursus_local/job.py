@@ -9,6 +9,7 @@ backend that submits to SageMaker uploads them there first.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 from .contracts import Step
 from .errors import UserError
+from .results import cache_root
 
 PROCESSING_ROOT = "/opt/ml/processing/"
 CODE_INPUT = "code"
@@ -192,17 +194,46 @@ class JobRequestError(UserError):
 
 
 @functools.lru_cache(maxsize=None)
-def _operation_model(operation: str):
+def input_shape(operation: str = "CreateProcessingJob") -> dict:
+    """The operation's input shape from botocore's SageMaker model, as plain data.
+
+    Loading that model takes ~0.1 s per run, so the shape is kept per botocore version."""
+    from importlib.metadata import version
+    cached = cache_root() / f"botocore-{version('botocore')}-sagemaker-{operation}.json"
+    try:
+        return json.loads(cached.read_text())
+    except (OSError, ValueError):
+        pass
     import botocore.session
-    return botocore.session.get_session().get_service_model("sagemaker").operation_model(operation)
+    model = botocore.session.get_session().get_service_model("sagemaker").operation_model(operation)
+    shape = _plain_shape(model.input_shape)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(shape))
+        tmp.replace(cached)
+    except OSError:   # a read-only home: validate without the cache
+        pass
+    return shape
+
+
+def _plain_shape(shape) -> dict:
+    out = {"type": shape.type_name,
+           **{k: v for k, v in shape.metadata.items() if k in ("min", "max", "pattern")}}
+    if getattr(shape, "enum", None):
+        out["enum"] = list(shape.enum)
+    if shape.type_name == "structure":
+        out["required"] = list(shape.required_members)
+        out["members"] = {n: _plain_shape(m) for n, m in shape.members.items()}
+    elif shape.type_name == "list":
+        out["member"] = _plain_shape(shape.member)
+    elif shape.type_name == "map":
+        out["key"], out["value"] = _plain_shape(shape.key), _plain_shape(shape.value)
+    return out
 
 
 def validate_request(request: dict) -> None:
-    from botocore.validate import ParamValidator
-    shape = _operation_model("CreateProcessingJob").input_shape
-    report = ParamValidator().validate(request, shape)
-    errors = [report.generate_report()] if report.has_errors() else []
-    errors += _constraint_errors(request, shape, "")
+    errors = _constraint_errors(request, input_shape(), "")
     errors += _service_rule_errors(request)
     if errors:
         raise JobRequestError(
@@ -211,42 +242,57 @@ def validate_request(request: dict) -> None:
             fix="change the step file or run options so the request meets these constraints")
 
 
-def _constraint_errors(value: Any, shape, path: str) -> list[str]:
-    """Length, range, enum and pattern constraints, phrased as SageMaker's ValidationException."""
+PYTHON_TYPES = {"structure": dict, "map": dict, "list": list, "string": str, "integer": int,
+                "long": int, "boolean": bool, "float": (int, float), "double": (int, float)}
+
+
+def _constraint_errors(value: Any, shape: dict, path: str) -> list[str]:
+    """Type, required, length, range, enum and pattern constraints, in SageMaker's
+    ValidationException wording."""
     errors = []
-    meta = shape.metadata
 
     def fail(constraint: str):
         shown = value if not isinstance(value, (list, dict)) else "..."
         errors.append(f"Value '{shown}' at '{path}' failed to satisfy constraint: Member must {constraint}")
 
-    if shape.type_name == "string" and isinstance(value, str):
-        if "max" in meta and len(value) > meta["max"]:
-            fail(f"have length less than or equal to {meta['max']}")
-        if shape.enum and value not in shape.enum:
-            fail(f"satisfy enum value set: [{', '.join(shape.enum)}]")
-        pattern = _pattern(meta.get("pattern"))
+    kind = shape["type"]
+    expected = PYTHON_TYPES.get(kind)
+    if expected and (not isinstance(value, expected) or (kind == "integer" and isinstance(value, bool))):
+        fail(f"be of type {kind}")
+        return errors
+    size = value if kind in ("integer", "long") else len(value) if kind in ("string", "list", "map") else None
+    what = "value" if kind in ("integer", "long") else "length"
+    if size is not None and "min" in shape and size < shape["min"]:
+        fail(f"have {what} greater than or equal to {shape['min']}")
+    if size is not None and "max" in shape and size > shape["max"]:
+        fail(f"have {what} less than or equal to {shape['max']}")
+    if kind == "string":
+        if shape.get("enum") and value not in shape["enum"]:
+            fail(f"satisfy enum value set: [{', '.join(shape['enum'])}]")
+        pattern = _pattern(shape.get("pattern"))
         if pattern is not None and not pattern.fullmatch(value):
-            fail(f"satisfy regular expression pattern: {meta['pattern']}")
-    elif shape.type_name == "integer" and isinstance(value, int):
-        if "max" in meta and value > meta["max"]:
-            fail(f"have value less than or equal to {meta['max']}")
-    elif shape.type_name == "list" and isinstance(value, list):
-        if "max" in meta and len(value) > meta["max"]:
-            fail(f"have length less than or equal to {meta['max']}")
+            fail(f"satisfy regular expression pattern: {shape['pattern']}")
+    elif kind == "list":
         for i, item in enumerate(value, 1):
-            errors += _constraint_errors(item, shape.member, f"{path}.{i}.member")
-    elif shape.type_name == "map" and isinstance(value, dict):
-        if "max" in meta and len(value) > meta["max"]:
-            fail(f"have length less than or equal to {meta['max']}")
+            errors += _constraint_errors(item, shape["member"], f"{path}.{i}.member")
+    elif kind == "map":
         for key, item in value.items():
-            errors += _constraint_errors(key, shape.key, f"{path}.key")
-            errors += _constraint_errors(item, shape.value, f"{path}.{key}")
-    elif shape.type_name == "structure" and isinstance(value, dict):
+            errors += _constraint_errors(key, shape["key"], f"{path}.key")
+            errors += _constraint_errors(item, shape["value"], f"{path}.{key}")
+    elif kind == "structure":
+        def child(name):
+            camel = name[0].lower() + name[1:]
+            return f"{path}.{camel}" if path else camel
+        for name in shape["required"]:
+            if value.get(name) is None:
+                errors.append(f"Value null at '{child(name)}' failed to satisfy constraint: "
+                              "Member must not be null")
         for name, item in value.items():
-            if name in shape.members:
-                child = f"{path}.{name[0].lower()}{name[1:]}" if path else name[0].lower() + name[1:]
-                errors += _constraint_errors(item, shape.members[name], child)
+            if name not in shape["members"]:
+                errors.append(f"Unknown parameter '{child(name)}', must be one of: "
+                              + ", ".join(shape["members"]))
+            else:
+                errors += _constraint_errors(item, shape["members"][name], child(name))
     return errors
 
 

@@ -15,6 +15,11 @@ def runs_dir(base: Path | None = None) -> Path:
     return Path(os.environ.get("CURSUS_LOCAL_RUNS") or (base or Path.cwd()) / DEFAULT_RUNS_DIR)
 
 
+def cache_root() -> Path:
+    """Where downloads and derived data are kept between runs ($CURSUS_LOCAL_CACHE)."""
+    return Path(os.environ.get("CURSUS_LOCAL_CACHE") or Path.home() / ".cache" / "cursus-local")
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 

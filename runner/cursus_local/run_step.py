@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,17 @@ from . import results
 from .backends.base import Backend, EventHandler, JobResult
 from .contracts import Step
 from .job import ProcessingJob, RunOptions, build_job
+
+S3_INPUT_MAX_MB = int(os.environ.get("CURSUS_LOCAL_S3_MAX_MB", "10240"))   # larger prefixes: a sample
+
+
+def fetch_s3_inputs(job: ProcessingJob) -> None:
+    """An `s3://` input stays in the request as it is, and is downloaded (cached) to be mounted."""
+    for item in job.request["ProcessingInputs"]:
+        name, uri = item["InputName"], item["S3Input"]["S3Uri"]
+        if name not in job.local_inputs and uri.startswith("s3://"):
+            from .s3data import fetch_uri
+            job.local_inputs[name] = fetch_uri(uri, max_bytes=S3_INPUT_MAX_MB * 2**20)
 
 
 @dataclass
@@ -28,6 +40,7 @@ def run_step(step: Step, options: RunOptions, run_dir: Path, backend: Backend,
     """Run `step` into `run_dir/<name or step name>/`."""
     folder = results.step_dir(Path(run_dir).resolve(), name or step.name)
     job = build_job(step, options, folder / "output")
+    fetch_s3_inputs(job)
     result = backend.run(job, folder, on_event, cancel)
     run = StepRun(step, job, result, folder)
     results.write_json(run.result_file, {

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 
 from .datasets import JUNK_SUFFIXES
 from .errors import UserError
+from .results import cache_root
 
 DEFAULT_MAX_BYTES = 100 * 2**20
 DOWNLOAD_THREADS = 8
@@ -81,7 +82,7 @@ def _split_of(rel: str) -> str:
 def _client(service: str, region: str | None = None) -> Any:
     """A boto3 client from the default chain (AWS_PROFILE, env, SSO, instance role)."""
     import boto3
-    return boto3.client(service, region_name=region)
+    return boto3.session.Session().client(service, region_name=region)   # today's env and profile
 
 
 @contextlib.contextmanager
@@ -173,7 +174,7 @@ def discover_outputs(execution_arn: str, *, sagemaker: Any = None) -> dict[str, 
 def cache_dir(s3_uri: str) -> Path:
     """The cache folder of `s3_uri`: the key's readable tail plus a hash of the whole URI."""
     bucket, key = _parse_uri(s3_uri)
-    root = Path(os.environ.get("CURSUS_LOCAL_CACHE") or Path.home() / ".cache" / "cursus-local")
+    root = cache_root()
     digest = hashlib.sha256(f"s3://{bucket}/{key}".encode()).hexdigest()[:12]
     readable = re.sub(r"[^\w.-]+", "_", key)[-80:]
     return root / "s3" / bucket / f"{readable}-{digest}"

@@ -64,6 +64,7 @@ class _JobRun:
         self.network = None
         self.results = {h: HostResult(h, log=workdir / "logs" / f"{h}.log") for h in self.hosts}
         self.threads: list[threading.Thread] = []
+        self.exited = threading.Event()   # every container has exited
 
     # --- the whole job ------------------------------------------------------------------------
     def run(self) -> JobResult:
@@ -205,9 +206,10 @@ class _JobRun:
             command=app.get("ContainerArguments"),       # with an entrypoint, no image CMD is used
             mounts=self._mounts(host, outputs), labels={LABEL: self.job.name},
             mem_limit=memory, memswap_limit=memory,
-            nano_cpus=int(min(self.itype.vcpus, os.cpu_count() or 1) * 1e9),
             detach=True,
         )
+        if self.itype.vcpus < (os.cpu_count() or 1):   # a quota at the host's size only throttles
+            kwargs["nano_cpus"] = int(self.itype.vcpus * 1e9)
         if self.network is not None:   # reachable as algo-N from the other hosts
             kwargs["network"] = self.network.name
             kwargs["networking_config"] = {
@@ -239,7 +241,7 @@ class _JobRun:
 
     def _sample_usage(self, host: str, container):
         """Peak memory and CPU time from the container's cgroup, read until it goes away."""
-        files = _cgroup_files(container.id)
+        files = _cgroup_files(container.id, self.exited)
         result = self.results[host]
         while files:
             try:
@@ -249,7 +251,8 @@ class _JobRun:
                 return
             result.peak_memory_bytes = max(result.peak_memory_bytes or 0, memory)
             result.cpu_seconds = cpu
-            time.sleep(0.05)
+            if self.exited.wait(0.05):
+                return
 
     def _wait_all(self, started: float) -> bool:
         """Wait for every container; True if MaxRuntimeInSeconds ran out first (they are stopped)."""
@@ -258,12 +261,15 @@ class _JobRun:
 
         def wait(host, container):
             done[host] = container.wait()
+            if len(done) == len(self.containers):
+                self.exited.set()
 
         waiters = [threading.Thread(target=wait, args=item, daemon=True)
                    for item in self.containers.items()]
         for waiter in waiters:
             waiter.start()
-        while len(done) < len(waiters):
+        # short waits keep Ctrl-C and cancellation responsive; the last exit wakes us at once
+        while not self.exited.wait(min(0.1, max(0.0, deadline - time.time()))):
             if self.cancel.is_set():   # another thread's Ctrl-C (a pipeline run)
                 raise KeyboardInterrupt
             if time.time() >= deadline:
@@ -272,7 +278,6 @@ class _JobRun:
                 for waiter in waiters:
                     waiter.join()
                 return True
-            time.sleep(0.02)
         return False
 
     def _verdict(self, timed_out: bool) -> tuple[str, str]:
@@ -407,7 +412,7 @@ def _host_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def _cgroup_files(container_id: str) -> dict[str, Path] | None:
+def _cgroup_files(container_id: str, exited: threading.Event) -> dict[str, Path] | None:
     """The memory-peak and CPU-usage files of a container's cgroup (v1 or v2), if readable here."""
     root = Path("/sys/fs/cgroup")
     v1 = {"memory": root / "memory/docker" / container_id / "memory.max_usage_in_bytes",
@@ -420,7 +425,8 @@ def _cgroup_files(container_id: str) -> dict[str, Path] | None:
         for files in candidates:
             if files["memory"].exists():
                 return files
-        time.sleep(0.01)
+        if exited.wait(0.01):
+            return None
     return None
 
 
