@@ -242,8 +242,12 @@ def test_network_isolation_gives_no_network(tmp_path, backend):
     assert run.job.request["NetworkConfig"]["EnableNetworkIsolation"] is True
 
 
-def test_outputs_belong_to_the_invoking_user(tmp_path, backend, monkeypatch):
-    monkeypatch.setenv("CURSUS_LOCAL_OWNER", "4321:4321")   # stands for a non-root caller
+@pytest.mark.parametrize("caller", ["root", "not root"])
+def test_outputs_belong_to_the_invoking_user(tmp_path, backend, monkeypatch, caller):
+    monkeypatch.setenv("CURSUS_LOCAL_OWNER", "4321:4321")   # stands for the invoking user
+    if caller == "not root":   # a user of the engine who can't chown: a short container does it
+        import cursus_local.backends.docker as docker_backend
+        monkeypatch.setattr(docker_backend.os, "geteuid", lambda: 4321)
     script = """
         from pathlib import Path
         d = Path("/opt/ml/processing/output/deep/er")
