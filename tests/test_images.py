@@ -1,6 +1,5 @@
 """Images: a missing image is a clear error; ECR pulls authenticate with boto3's credentials."""
 
-import base64
 
 import pytest
 

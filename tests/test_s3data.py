@@ -8,10 +8,6 @@ answers that one call; everything else goes to the server.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from types import SimpleNamespace
 

@@ -1,5 +1,4 @@
 import logging
-import time
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -161,10 +160,11 @@ def test_unsupported_parts_are_noted(caplog):
     assert "expect_column_values_to_be_dateutil_parseable is not used" in caplog.text
 
 
-def test_a_million_rows_of_ten_columns_is_fast():
-    started = time.perf_counter()
-    table = synthetic.generate(TYPES, rows=1_000_000, params={"columns": {
+def test_ten_columns_with_regex_unique_and_value_params():
+    # speed is measured by bench/bench.py (1,000,000 rows), not asserted here
+    table = synthetic.generate(TYPES, rows=10_000, params={"columns": {
         "currency_code": {"values": ["USD", "EUR"]}, "code": {"regex": r"[A-Z]{3}\d{4}"},
         "user_id": {"unique": True, "type": "str"}}})
-    assert table.shape == (1_000_000, 10)
-    assert time.perf_counter() - started < 5
+    assert table.shape == (10_000, 10)
+    assert set(table.column("currency_code").drop_null().to_pylist()) <= {"USD", "EUR"}
+    assert len(set(table.column("user_id").to_pylist())) == 10_000

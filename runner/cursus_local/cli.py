@@ -265,7 +265,7 @@ def discover_connections_command(
     """Which upstream output feeds which downstream input, and what nothing feeds: before running."""
     import json
 
-    from .connections import COLUMNS, discover
+    from .connections import discover
     from .dag import load_dag
     from .sequencer import static_compatibility
 

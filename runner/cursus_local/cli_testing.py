@@ -131,7 +131,7 @@ def generate_data_command(
 ):
     """Write synthetic data a script can read: from its input suites (or --suite) and scenario
     parameters, in the layout of its sample data."""
-    from . import checks, datasets, scenarios
+    from . import checks, scenarios
     from .contracts import find_step, load_step
 
     if not script and not suite:

@@ -264,8 +264,8 @@ def _apply_column_settings(spec: ColumnSpec, settings: Any) -> None:
         spec.type = _type_name(settings["type"])
         if spec.type is None:
             raise UserError(f"unknown type {settings['type']!r}", field=f"{where}.type",
-                            fix=f"use int64, float64, str, bool, datetime64 or a sized number "
-                                f"type like int32")
+                            fix="use int64, float64, str, bool, datetime64 or a sized number "
+                                "type like int32")
     for key in ("min", "max", "regex"):
         if key in settings:
             setattr(spec, key, settings[key])
