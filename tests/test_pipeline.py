@@ -118,6 +118,22 @@ def test_unfed_inputs_are_reported_before_any_container_starts(scenarios):
     assert results is None                                  # no run folder: nothing started
 
 
+def test_every_node_problem_is_reported_before_any_container_starts(scenarios):
+    dag = scenarios / "demo" / "dag.yaml"
+    text = dag.read_text().replace("    env: {LABEL_FIELD: label}\n", "")                # missing env
+    text = text.replace("  currency_conversion:\n    job_arguments: {job_type: training}\n",
+                        "  currency_conversion: {}\n")                                 # missing arg
+    text = text.replace("  scoring: {}", "  scoring: {job_arguments: {job_type: x}}")  # unknown arg
+    dag.write_text(text)
+    proc, results = run_pipeline(dag)
+    assert proc.returncode == 2
+    out = " ".join(proc.stdout.split())
+    assert "3 problem(s) found before running" in out
+    assert "--env LABEL_FIELD=VALUE" in out and "--job-arg job_type=VALUE" in out
+    assert "this step takes no job arguments" in out and "under nodes.scoring." in out
+    assert results is None
+
+
 def test_discover_connections_on_the_real_cursus_dag():
     dag = REPO.parent / "shared" / "cursus" / "dags" / "xgboost_complete_e2e.dag.json"
     if not dag.is_file():

@@ -86,15 +86,35 @@ class PipelineResult:
                 "handoffs": [asdict(h) for h in self.handoffs], "static_compatibility": self.static}
 
 
+def node_options(node: Node, report: ConnectionReport, output_of: Callable[[str, str], str]) -> RunOptions:
+    """The run options of a DAG node; `output_of(step, output)` names an upstream output's folder."""
+    inputs = dict(node.inputs)
+    for inp, c in report.feeds(node.name).items():
+        if c.upstream in report.order:
+            inputs[inp] = output_of(c.upstream, c.output)
+    return RunOptions(inputs=inputs, env=dict(node.env), job_arguments=dict(node.job_arguments),
+                      image=node.image, use_local_defaults=False)
+
+
 def preflight(dag: Dag) -> ConnectionReport:
-    """Everything that can be known before a container starts; raises on what would fail."""
+    """Everything that can be known before a container starts; raises on what would fail:
+    unfed or ambiguous inputs, and any node whose job request could not be built or would be
+    rejected (missing env or job arguments, bad paths, service constraints)."""
     dag.require_steps()
     report = discover(dag)
-    problems = [*report.unfed_required, *report.ambiguous]
+    problems = [f"{p.node}.{p.input}: {p.message}\n    fix: {p.fix}"
+                for p in [*report.unfed_required, *report.ambiguous]]
+    placeholder = lambda step, output: f"s3://cursus-local-upstream/{step}/{output}"  # noqa: E731
+    for name, node in dag.nodes.items():
+        try:
+            build_job(node.step, node_options(node, report, placeholder), Path("/nonexistent"))
+        except UserError as exc:   # its fix speaks in CLI flags: say where they go in a DAG
+            problems.append(f"{name}: {exc}".replace("\n", "\n    ")
+                            + f" (in the DAG: under nodes.{name}.inputs / env / job_arguments)")
     if problems:
-        lines = "\n".join(f"  - {p.node}.{p.input}: {p.message}\n    fix: {p.fix}" for p in problems)
-        raise UserError(f"{len(problems)} handoff problem(s) found before running:\n{lines}",
-                        file=str(dag.file), field="edges",
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise UserError(f"{len(problems)} problem(s) found before running:\n{lines}",
+                        file=str(dag.file), field="nodes / edges",
                         fix="see each problem's fix above; `cursus-local discover-connections` shows all")
     return report
 
@@ -271,11 +291,8 @@ class Sequencer:
         self._finish(name, status)
 
     def _options(self, node: Node) -> RunOptions:
-        inputs = dict(node.inputs)
-        for inp, c in self._fed_by_steps(node.name).items():
-            inputs[inp] = self.outcomes[c.upstream].outputs[c.output]   # the folder itself: zero copy
-        return RunOptions(inputs=inputs, env=dict(node.env), job_arguments=dict(node.job_arguments),
-                          image=node.image, use_local_defaults=False)
+        # the upstream output folder itself: zero copy
+        return node_options(node, self.report, lambda step, output: self.outcomes[step].outputs[output])
 
     # --- handoff checks -----------------------------------------------------------------------
     def _suites_for(self, node: Node, channel: str, side: str) -> list[tuple[str, Path, str]]:
