@@ -312,3 +312,14 @@ def test_an_s3_input_is_downloaded_once_and_mounted_read_only(tmp_path, backend,
                                   "/opt/ml/processing/input/data/val/part-00000.csv"]
     (data_input,) = [i for i in run.job.request["ProcessingInputs"] if i["InputName"] == "data"]
     assert data_input["S3Input"]["S3Uri"] == "s3://past-run/exec-1/prep"   # the request keeps the URI
+
+
+def test_memory_and_cpu_come_from_the_stats_api_where_cgroups_cant_be_read(tmp_path, backend, monkeypatch):
+    import cursus_local.backends.docker as docker_backend
+    monkeypatch.setattr(docker_backend, "_cgroup_files", lambda *a: None)   # as on Docker Desktop
+    script = "import time\nx = b'x' * (200 * 2**20)\nt = time.time()\nwhile time.time() - t < 2.5: pass\n"
+    step = load_step(write_step(tmp_path, "busy", script, {}))
+    run = run_step(step, RunOptions(), tmp_path / "runs", backend)
+    assert run.result.status == "Completed"
+    assert run.result.peak_memory_bytes > 150 * 2**20
+    assert run.result.cpu_seconds > 1

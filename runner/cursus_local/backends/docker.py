@@ -240,10 +240,13 @@ class _JobRun:
                 self.emit("log", host, line)
 
     def _sample_usage(self, host: str, container):
-        """Peak memory and CPU time from the container's cgroup, read until it goes away."""
+        """Peak memory and CPU time from the container's cgroup, read until it goes away; from
+        the engine's stats API (a sample a second) where the cgroup can't be read (Docker Desktop)."""
         files = _cgroup_files(container.id, self.exited)
         result = self.results[host]
-        while files:
+        if files is None:
+            return self._sample_stats_api(result, container)
+        while True:
             try:
                 memory = _read_int(files["memory"])
                 cpu = _read_cpu(files["cpu"])
@@ -253,6 +256,21 @@ class _JobRun:
             result.cpu_seconds = cpu
             if self.exited.wait(0.05):
                 return
+
+    def _sample_stats_api(self, result: HostResult, container):
+        try:
+            for stats in container.stats(stream=True, decode=True):
+                memory = stats.get("memory_stats") or {}
+                peak = memory.get("max_usage") or memory.get("usage")
+                cpu = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
+                if peak:
+                    result.peak_memory_bytes = max(result.peak_memory_bytes or 0, peak)
+                if cpu:
+                    result.cpu_seconds = cpu / 1e9
+                if self.exited.is_set():
+                    return
+        except docker_errors().APIError:   # the container is gone
+            return
 
     def _wait_all(self, started: float) -> bool:
         """Wait for every container; True if MaxRuntimeInSeconds ran out first (they are stopped)."""
@@ -420,7 +438,7 @@ def _cgroup_files(container_id: str, exited: threading.Event) -> dict[str, Path]
     candidates = [v1]
     for group in (root / "system.slice" / f"docker-{container_id}.scope", root / "docker" / container_id):
         candidates.append({"memory": group / "memory.peak", "cpu": group / "cpu.stat"})
-    deadline = time.time() + 1
+    deadline = time.time() + 0.2   # the container has started: its cgroup is there, or never will be
     while time.time() < deadline:
         for files in candidates:
             if files["memory"].exists():
