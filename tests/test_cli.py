@@ -82,3 +82,18 @@ def test_ctrl_c_stops_and_removes_the_container(tmp_path, docker_client):
     data = json.loads(result.read_text())
     assert data["status"] == "Stopped"
     assert not leftover_containers(docker_client, data["job_name"])
+
+
+def test_everything_written_belongs_to_the_owner_of_the_work_folder(tmp_path, docker_client):
+    """As in docker-compose: the runner is root, the repo folder belongs to the user."""
+    work = tmp_path / "repo"
+    step = write_step(work, "writer", "from pathlib import Path\n"
+                      "Path('/opt/ml/processing/output/x.csv').write_text('a\\n1\\n')\n",
+                      {"outputs": {"out": {"path": "/opt/ml/processing/output"}}})
+    for path in [work, *work.rglob("*")]:
+        os.chown(path, 4321, 4321)
+    proc = cli("run-step", str(step), cwd=work, env={"CURSUS_LOCAL_OWNER": "workdir"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    written = list((work / "runs").rglob("*"))
+    assert any(p.name == "x.csv" for p in written) and any(p.name == "result.json" for p in written)
+    assert {(p.lstat().st_uid, p.lstat().st_gid) for p in [work / "runs", *written]} == {(4321, 4321)}

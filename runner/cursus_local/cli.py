@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.table import Table
 
-from . import results
+from . import ownership, results
 from .errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -86,6 +86,7 @@ def run_step_command(
     with Live(view.render(), console=console, refresh_per_second=8, transient=True) as live:
         view.live = live
         run = run_step(loaded, options, run_dir, backend, view.on_event)
+    ownership.hand_over_run(run_dir)
     _print_summary(run)
     if run.result.interrupted:
         raise typer.Exit(130)
@@ -183,6 +184,7 @@ def run_pipeline_command(
     with Live(view.render(), console=console, refresh_per_second=8, transient=True) as live:
         view.live = live
         result = sequencer.run()
+    ownership.hand_over_run(result.run_dir)
     _print_pipeline(result)
     raise typer.Exit(130 if result.interrupted else 0 if result.status == "passed" else 1)
 
@@ -324,6 +326,7 @@ def test_flow_command(
     _print_pipeline(result)
     flow = flow_result(result, up.name, down.name)
     results.write_json(result.run_dir / "data_flow.json", {"data_flow_tests": {"results": [flow]}})
+    ownership.hand_over_run(result.run_dir)
     console.print_json(json.dumps(flow))
     raise typer.Exit(0 if flow["status"] != "FAIL" else 1)
 

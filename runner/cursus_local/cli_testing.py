@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import results
+from . import ownership, results
 from .errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -178,6 +178,7 @@ def generate_data_command(
         raise UserError("no input to generate", field="--script",
                         fix="give the step input suites (suites: inputs:) or pass --suite FILE.json")
     bound = scenarios.write_inputs(generated, out, case.rows, case.seed, single_in_folder=True)
+    ownership.hand_over([out])
     table = Table(title=f"generated {case.rows:,} rows (seed {case.seed})", title_justify="left")
     for column in ("input", "folder", "files", "layout", "suite check"):
         table.add_column(column, overflow="fold")
@@ -210,6 +211,7 @@ def suggest_suite_command(
         print(json.dumps(suite, indent=2))
         return
     path = write_suite(suite, out or Path(f"{suite['name']}.suite.json"))
+    ownership.hand_over([path])
     table = Table(title=f"suite {suite['name']}: {len(suite['expectations'])} expectations from "
                         f"{suite['meta']['rows_profiled']:,} of {suite['meta']['rows']:,} rows",
                   title_justify="left")
@@ -278,6 +280,7 @@ def _run_and_report(all_tests: list, scenario: Path, runs_dir: Path | None, part
             tester = ScriptTester(tests, backend, run_dir, on_event=_Progress(status).on_event)
             report = tester.run(parts, synthetic=(defaults or {}).get(tests.script, synthetic),
                                 performance=performance)
+        ownership.hand_over_run(run_dir)
         render(report.data)
         console.print(f"results: {report.file}")
         failed += report.failed

@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from .. import images, instance_types
+from .. import images, instance_types, ownership
 from ..errors import UserError
 from ..job import ProcessingJob, describe
 from ..redact import redact_env, redact_text, secret_values
@@ -391,39 +391,18 @@ def _merge(sources: list[tuple[str, Path]], final: Path) -> list[str]:
     return notes
 
 
-def owner() -> tuple[int, int]:
-    """Who should own what the containers wrote: CURSUS_LOCAL_OWNER=uid:gid, sudo's caller, or us."""
-    if os.environ.get("CURSUS_LOCAL_OWNER"):
-        uid, _, gid = os.environ["CURSUS_LOCAL_OWNER"].partition(":")
-        return int(uid), int(gid or uid)
-    if os.geteuid() == 0 and os.environ.get("SUDO_UID"):
-        return int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", os.environ["SUDO_UID"]))
-    return os.getuid(), os.getgid()
-
-
 def give_back(client, image: str, folders: list[Path]):
     """Make every file the containers wrote (as root) belong to the invoking user."""
-    uid, gid = owner()
-    foreign = [f for f in folders if f.exists() and _owned_by_other(f, uid, gid)]
-    if not foreign:
-        return
     if os.geteuid() == 0:
-        for folder in foreign:
-            for path in [folder, *folder.rglob("*")]:
-                os.lchown(path, uid, gid)
+        return ownership.hand_over(folders)
+    todo = ownership.foreign(folders)
+    if not todo:
         return
+    uid, gid = ownership.owner()
     from docker.types import Mount  # not root here: let a short container do it
-    mounts = [Mount(f"/give-back/{i}", str(f), type="bind") for i, f in enumerate(foreign)]
+    mounts = [Mount(f"/give-back/{i}", str(f), type="bind") for i, f in enumerate(todo)]
     client.containers.run(image, entrypoint=["chown", "-R", f"{uid}:{gid}", "/give-back"],
                           command=[], mounts=mounts, network_mode="none", remove=True, user="0")
-
-
-def _owned_by_other(folder: Path, uid: int, gid: int) -> bool:
-    for path in [folder, *folder.rglob("*")]:
-        st = path.lstat()
-        if st.st_uid != uid or st.st_gid != gid:
-            return True
-    return False
 
 
 def _host_memory() -> int:
