@@ -10,17 +10,18 @@ import pytest
 import yaml
 
 from conftest import REPO, write_step
-from cursus_local import checks, datasets, scenarios
+from cursus_local import checks, datasets, scenario_config, scenarios
 from cursus_local.errors import UserError
+from cursus_local.quality import evaluate_outputs
 
 DEMO = REPO / "scenarios" / "demo"
 BUGGY = DEMO / "buggy_currency_conversion" / "test_scenarios.yaml"
 
 
-def load(tmp_path: Path, doc: dict, script: str = "currency_conversion") -> scenarios.ScriptTests:
+def load(tmp_path: Path, doc: dict, script: str = "currency_conversion") -> scenario_config.ScriptTests:
     config = tmp_path / "test_scenarios.yaml"
     config.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return scenarios.load_tests(config, DEMO, script)[script]
+    return scenario_config.load_tests(config, DEMO, script)[script]
 
 
 def suite_doc(**section) -> dict:
@@ -30,7 +31,7 @@ def suite_doc(**section) -> dict:
 # ----------------------------------------------------------------------------- loading
 
 def test_the_demo_config_loads_into_cases_and_expectations():
-    tests = scenarios.load_tests(scenarios.default_config(DEMO), DEMO, "currency_conversion")
+    tests = scenario_config.load_tests(scenario_config.default_config(DEMO), DEMO, "currency_conversion")
     cc = tests["currency_conversion"]
     (unit,) = cc.unit_tests
     multi, missing, unknown = unit.cases
@@ -89,9 +90,9 @@ def test_an_unknown_script_is_an_error_naming_the_fix(tmp_path):
 # ----------------------------------------------------------------------------- synthetic inputs
 
 def test_synthetic_inputs_take_the_samples_layout_are_seeded_and_pass_the_suite(tmp_path):
-    tests = scenarios.load_tests(None, DEMO, "currency_conversion")["currency_conversion"]
-    case = scenarios.Case("c", 900, params={"input_data": {"currencies": ["EUR"]}}, seed=7)
-    plans = scenarios.plan_inputs(tests.step, case)
+    tests = scenario_config.load_tests(None, DEMO, "currency_conversion")["currency_conversion"]
+    case = scenario_config.Case("c", 900, params={"input_data": {"currencies": ["EUR"]}}, seed=7)
+    plans = scenario_config.plan_inputs(tests.step, case)
     first = scenarios.write_inputs(plans, tmp_path / "a", case.rows, case.seed)["input_data"]
     again = scenarios.write_inputs(plans, tmp_path / "b", case.rows, case.seed)["input_data"]
     files = sorted(p.relative_to(first) for p in first.rglob("*.csv"))
@@ -103,7 +104,7 @@ def test_synthetic_inputs_take_the_samples_layout_are_seeded_and_pass_the_suite(
     assert set(table.column("currency_code").drop_null().to_pylist()) == {"EUR"}
 
     case.layout = datasets.Layout(format="parquet", shards=2)   # an explicit layout wins
-    plans = scenarios.plan_inputs(tests.step, case)
+    plans = scenario_config.plan_inputs(tests.step, case)
     out = scenarios.write_inputs(plans, tmp_path / "c", 100, 0)["input_data"]
     assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
 
@@ -125,13 +126,13 @@ def test_quality_checks_report_status_score_failing_rows_and_examples(tmp_path):
               - {check_type: value_set_validation, column: code, value_set: [USD, EUR]}
               - {check_type: row_count_validation, min_value: 1}
         """))
-    tests = scenarios.load_tests(config, tmp_path, "s")["s"]
+    tests = scenario_config.load_tests(config, tmp_path, "s")["s"]
     out = tmp_path / "data"
     table = pa.table({"id": [1, 2, 3, -4, 5, 6],
                       "amount": [10.0, None, 250.0, 20.0, None, 30.0],
                       "code": ["USD", "EUR", "JPY", None, "USD", "USD"]})
     datasets.write_table(table, out)
-    quality = scenarios.evaluate_outputs(tests.step, tests.quality_checks, {"out": out})
+    quality = evaluate_outputs(tests.step, tests.quality_checks, {"out": out})
     assert quality.statuses == {
         "schema_validation": "PASS", "null_value_validation": "FAIL",
         "data_range_validation[amount]": "FAIL", "data_range_validation[id]": "WARN",
@@ -150,7 +151,7 @@ def test_quality_checks_report_status_score_failing_rows_and_examples(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory, backend):
-    tests = scenarios.load_tests(scenarios.default_config(DEMO), DEMO, "currency_conversion")
+    tests = scenario_config.load_tests(scenario_config.default_config(DEMO), DEMO, "currency_conversion")
     run_dir = tmp_path_factory.mktemp("runs") / "demo-run"
     tester = scenarios.ScriptTester(tests["currency_conversion"], backend, run_dir)
     return tester.run(("synthetic", "data_flow"))
@@ -181,7 +182,7 @@ def test_the_demo_scenarios_pass_and_the_report_has_the_design_shape(demo_report
 
 @pytest.mark.docker
 def test_the_buggy_variant_is_caught_with_the_failing_rows(tmp_path, backend):
-    tests = scenarios.load_tests(BUGGY, DEMO, "currency_conversion")["currency_conversion"]
+    tests = scenario_config.load_tests(BUGGY, DEMO, "currency_conversion")["currency_conversion"]
     report = scenarios.ScriptTester(tests, backend, tmp_path / "run").run(("synthetic",))
     present, missing = report.data["script_unit_tests"]["synthetic_tests"]["results"]
     assert present["status"] == "PASS" and missing["status"] == "FAIL"
@@ -195,7 +196,7 @@ def test_the_buggy_variant_is_caught_with_the_failing_rows(tmp_path, backend):
     assert report.failed == 1
 
 
-def behaviour_step(tmp_path: Path) -> scenarios.ScriptTests:
+def behaviour_step(tmp_path: Path) -> scenario_config.ScriptTests:
     """A step that fails with exit code 3 and a message when MODE=boom, else copies its input."""
     write_step(tmp_path / "steps", "b", """
         import os, shutil, sys
@@ -228,7 +229,7 @@ def behaviour_step(tmp_path: Path) -> scenarios.ScriptTests:
             quality_checks:
               - {check_type: unique_validation, column: id}
         """))
-    return scenarios.load_tests(config, tmp_path, "b")["b"]
+    return scenario_config.load_tests(config, tmp_path, "b")["b"]
 
 
 @pytest.mark.docker

@@ -64,24 +64,24 @@ def test_script_command(
 ):
     """Test one script with one kind of data: its configured scenarios, else defaults from its
     suites (synthetic: one scenario; performance: the small, medium and large volumes)."""
-    from . import scenarios
+    from . import scenario_config
 
     if test_type not in ("synthetic", "s3_integration", "performance"):
         raise UserError(f"unknown test type {test_type!r}", field="--test-type",
                         fix="use synthetic, s3_integration or performance")
-    tests = scenarios.load_tests(config or scenarios.default_config(scenario), scenario, script)[script]
+    tests = scenario_config.load_tests(config or scenario_config.default_config(scenario), scenario, script)[script]
     synthetic, performance = None, None
     if test_type == "synthetic":
-        synthetic = tests.of_type("synthetic") or [scenarios.default_synthetic(tests, rows)]
+        synthetic = tests.of_type("synthetic") or [scenario_config.default_synthetic(tests, rows)]
         if rows is not None:
             for case in (c for t in synthetic for c in t.cases):
                 case.rows = rows
     elif test_type == "performance":
-        performance = ([scenarios.Case(f"{rows}_rows", rows, seed=tests.seed)] if rows is not None
-                       else tests.performance_tests or scenarios.default_performance(tests))
+        performance = ([scenario_config.Case(f"{rows}_rows", rows, seed=tests.seed)] if rows is not None
+                       else tests.performance_tests or scenario_config.default_performance(tests))
     elif not tests.of_type("s3_integration"):
         raise UserError(f"no s3_integration tests for {script}",
-                        file=str(tests.config or scenarios.default_config(scenario)),
+                        file=str(tests.config or scenario_config.default_config(scenario)),
                         field=f"script_integration_tests.{script}.unit_tests",
                         fix="add `- {test_type: s3_integration, s3_test_data: [{pipeline_execution: "
                             "ARN, step_name: STEP, output_name: OUTPUT}]}`")
@@ -99,12 +99,12 @@ def test_suite_command(
 ):
     """Run everything test_scenarios.yaml configures: unit tests (synthetic, S3), quality checks,
     performance budgets and data-flow tests; one run folder per script."""
-    from . import scenarios
+    from . import scenario_config, scenarios
 
-    found = scenarios.load_tests(config or scenarios.default_config(scenario), scenario, script)
+    found = scenario_config.load_tests(config or scenario_config.default_config(scenario), scenario, script)
     configured = {name: bool(t.unit_tests or t.performance_tests or t.data_flow_tests)
                   for name, t in found.items()}
-    defaults = {name: None if configured[name] else [scenarios.default_synthetic(t)]
+    defaults = {name: None if configured[name] else [scenario_config.default_synthetic(t)]
                 for name, t in found.items()}
     _run_and_report(list(found.values()), scenario, runs_dir, scenarios.PARTS, defaults=defaults)
 
@@ -131,7 +131,7 @@ def generate_data_command(
 ):
     """Write synthetic data a script can read: from its input suites (or --suite) and scenario
     parameters, in the layout of its sample data."""
-    from . import checks, scenarios
+    from . import checks, scenario_config, scenarios
     from .contracts import find_step, load_step
 
     if not script and not suite:
@@ -140,12 +140,12 @@ def generate_data_command(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError("the output folder is not empty", file=str(out),
                         fix="choose a new or empty folder (generated files would mix with these)")
-    case = scenarios.Case("generate-data", 1000, seed=seed)
+    case = scenario_config.Case("generate-data", 1000, seed=seed)
     params = _params(param)
     if from_scenario:
         if not script:
             raise UserError("--from-scenario needs --script", field="--from-scenario", fix="add --script NAME")
-        tests = scenarios.load_tests(config or scenarios.default_config(scenario), scenario, script)[script]
+        tests = scenario_config.load_tests(config or scenario_config.default_config(scenario), scenario, script)[script]
         found = [c for t in tests.unit_tests for c in t.cases if c.name == from_scenario]
         if not found:
             names = [c.name for t in tests.unit_tests for c in t.cases]
@@ -164,10 +164,10 @@ def generate_data_command(
                             field="--input", fix="add --input NAME")
         if params:
             case.params = {**case.params, target: {**case.params.get(target, {}), **params}}
-        plans = scenarios.plan_inputs(step, case, suites={target: suite} if suite else None)
+        plans = scenario_config.plan_inputs(step, case, suites={target: suite} if suite else None)
         plans = [p for p in plans if not input or p.name == input]
     else:
-        plans = [scenarios.InputPlan("data", suite, params)]
+        plans = [scenario_config.InputPlan("data", suite, params)]
     generated = [p for p in plans if p.sample is None]
     for plan in generated:
         plan.layout = _layout(plan.layout, format, shards, splits)
