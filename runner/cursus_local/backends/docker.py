@@ -15,6 +15,7 @@ run ends; logs stay under workdir/logs, one file per host.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -318,22 +319,16 @@ class _JobRun:
 
     def _stop_all(self):
         for container in self.containers.values():
-            try:
+            with contextlib.suppress(docker_errors().APIError):   # already gone is fine
                 container.stop(timeout=STOP_GRACE_SECONDS)
-            except Exception:
-                pass
 
     def _remove_all(self):
         for container in self.containers.values():
-            try:
+            with contextlib.suppress(docker_errors().APIError):
                 container.remove(force=True)
-            except Exception:
-                pass
         if self.network is not None:
-            try:
+            with contextlib.suppress(docker_errors().APIError):
                 self.network.remove()
-            except Exception:
-                pass
 
     # --- after the containers -------------------------------------------------------------------
     def _collect_outputs(self, host_outputs: dict[str, dict[str, Path]]) -> list[str]:
