@@ -129,7 +129,7 @@ def bench_pipeline(work: Path, rows: int) -> list[tuple[str, str]]:
 
 
 def bench_checks(work: Path, rows: int) -> list[tuple[str, str]]:
-    from cursus_local import checks
+    from cursus_local.data import checks
     folder = work / "checks"
     folder.mkdir()
     rng = np.random.default_rng(0)

@@ -43,7 +43,7 @@ SUITE = {"name": "bench", "expectations": [
 
 
 def bench_generation(work: Path) -> list[tuple[str, str]]:
-    from cursus_local import synthetic
+    from cursus_local.data import synthetic
 
     synthetic.generate(SUITE, rows=1000, seed=0)   # imports and first-call costs, once
     started = time.perf_counter()
@@ -61,7 +61,7 @@ def bench_generation(work: Path) -> list[tuple[str, str]]:
 
 def bench_demo_suite(work: Path) -> list[tuple[str, str]]:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "cursus_local.cli_testing", "test-suite",
+    proc = subprocess.run([sys.executable, "-m", "cursus_local.cli", "test-suite",
                            "--runs-dir", str(work / "runs")], cwd=DEMO, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     reports = [json.loads(p.read_text()) for p in (work / "runs").glob("*/unit_tests.json")]

@@ -20,7 +20,7 @@ IMAGE = "cursus-local/sklearn-processing:1.2-1"
 
 @pytest.fixture(scope="session")
 def docker_client():
-    from cursus_local.images import docker_client as connect
+    from cursus_local.backends.images import docker_client as connect
     client = connect()   # fails loudly (not a skip) when no engine answers: CI runs everything
     try:
         client.images.get(IMAGE)

@@ -10,13 +10,13 @@ import sys
 import pytest
 
 from conftest import REPO
-from cursus_local import checks, datasets
-from cursus_local.contracts import load_step
-from cursus_local.job import RunOptions
-from cursus_local.run_step import run_step
+from cursus_local.data import checks, datasets
+from cursus_local.jobs.contracts import load_step
+from cursus_local.jobs.processing import RunOptions
+from cursus_local.pipeline.step import run_step
 
 DEMO = REPO / "scenarios" / "demo"
-CLI = [sys.executable, "-m", "cursus_local.cli_testing"]
+CLI = [sys.executable, "-m", "cursus_local.cli"]
 
 
 def cli(*args, cwd=DEMO):

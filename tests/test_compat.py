@@ -2,7 +2,7 @@
 
 import json
 
-from cursus_local.compat import check_connection
+from cursus_local.data.compat import check_connection
 
 
 def expectation(kind, severity="critical", **kwargs):

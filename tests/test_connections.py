@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from cursus_local.connections import ALIAS, COLUMNS, EXACT, EXPLICIT, LAST_RESORT, discover
-from cursus_local.dag import load_dag
+from cursus_local.pipeline.connections import ALIAS, COLUMNS, EXACT, EXPLICIT, LAST_RESORT, discover
+from cursus_local.pipeline.dag import load_dag
 from dag_files import CURSUS, write_dag, write_step
 
 E2E = CURSUS / "dags" / "xgboost_complete_e2e.dag.json"

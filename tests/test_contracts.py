@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED
-from cursus_local.contracts import find_step, load_step
+from cursus_local.jobs.contracts import find_step, load_step
 from cursus_local.errors import UserError
 
 INTERFACES = SHARED / "cursus" / "interfaces"

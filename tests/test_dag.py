@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from cursus_local.dag import load_dag, split_job_type
+from cursus_local.pipeline.dag import load_dag, split_job_type
 from cursus_local.errors import UserError
 from dag_files import CURSUS, write_dag, write_step
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import IMAGE, SHARED, leftover_containers, write_step
-from cursus_local.contracts import load_step
-from cursus_local.job import RunOptions
-from cursus_local.run_step import run_step
+from cursus_local.jobs.contracts import load_step
+from cursus_local.jobs.processing import RunOptions
+from cursus_local.pipeline.step import run_step
 
 pytestmark = pytest.mark.docker
 
@@ -189,7 +189,7 @@ def entrypoint_image(docker_client, tmp_path_factory):
 ])
 def test_entrypoint_and_arguments_like_the_service(tmp_path, backend, entrypoint_image, entrypoint,
                                                    arguments, expected):
-    from cursus_local.job import ProcessingJob
+    from cursus_local.jobs.processing import ProcessingJob
     name = f"ep-{abs(hash((str(entrypoint), str(arguments)))) % 10**8}"
     app = {"ImageUri": entrypoint_image}
     if entrypoint:
@@ -203,7 +203,7 @@ def test_entrypoint_and_arguments_like_the_service(tmp_path, backend, entrypoint
                "StoppingCondition": {"MaxRuntimeInSeconds": 60}, "AppSpecification": app,
                "Environment": {}, "NetworkConfig": {"EnableNetworkIsolation": False},
                "RoleArn": "arn:aws:iam::000000000000:role/x"}
-    from cursus_local.job import validate_request
+    from cursus_local.jobs.processing import validate_request
     validate_request(request)
     result = backend.run(ProcessingJob(request, {}, {}), tmp_path / "w")
     assert result.status == "Completed"
@@ -282,7 +282,7 @@ def test_no_credential_reaches_a_file(tmp_path, backend):
 
 
 def test_an_entrypoint_missing_from_the_image_fails_the_job_cleanly(tmp_path, backend, docker_client):
-    from cursus_local.job import build_job
+    from cursus_local.jobs.processing import build_job
     step = load_step(write_step(tmp_path, "noexec", "print(1)\n", {}))
     job = build_job(step, RunOptions(job_name="noexec-x"), tmp_path / "out")
     job.request["AppSpecification"]["ContainerEntrypoint"] = ["/no/such/binary"]

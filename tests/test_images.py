@@ -4,7 +4,7 @@
 import pytest
 
 from cursus_local.errors import UserError
-from cursus_local.images import ecr_auth, ensure_image
+from cursus_local.backends.images import ecr_auth, ensure_image
 
 
 def test_a_missing_image_that_cannot_be_pulled_says_how_to_get_it(docker_client):

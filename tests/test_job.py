@@ -6,10 +6,10 @@ import pytest
 from botocore.stub import Stubber
 
 from conftest import write_step
-from cursus_local.contracts import load_step
+from cursus_local.jobs.contracts import load_step
 from cursus_local.errors import UserError
-from cursus_local.instance_types import lookup
-from cursus_local.job import JobRequestError, RunOptions, build_job, validate_request
+from cursus_local.jobs.instance_types import lookup
+from cursus_local.jobs.processing import JobRequestError, RunOptions, build_job, validate_request
 
 CONTRACT = {
     "inputs": {"data": {"path": "/opt/ml/processing/input/data", "required": True},

@@ -16,8 +16,9 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from cursus_local import cli_s3, s3data
-from cursus_local.datasets import read_splits
+from cursus_local.cli import s3 as cli_s3
+from cursus_local.data import s3 as s3data
+from cursus_local.data.datasets import read_splits
 from cursus_local.errors import UserError
 
 REGION = "us-east-1"

@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from conftest import REPO, write_step
-from cursus_local import checks, datasets, scenario_config, scenarios
+from cursus_local.data import checks, datasets
+from cursus_local.unit import config as scenario_config, tester as scenarios
 from cursus_local.errors import UserError
-from cursus_local.quality import evaluate_outputs
+from cursus_local.unit.quality import evaluate_outputs
 
 DEMO = REPO / "scenarios" / "demo"
 BUGGY = DEMO / "buggy_currency_conversion" / "test_scenarios.yaml"

@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from cursus_local import checks, datasets, suggest, synthetic
+from cursus_local.data import checks, datasets, suggest, synthetic
 
 
 def observed_output(rows: int = 2000) -> pa.Table:

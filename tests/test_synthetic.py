@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from cursus_local import checks, datasets, synthetic
+from cursus_local.data import checks, datasets, synthetic
 from cursus_local.errors import UserError
 
 
@@ -154,7 +154,7 @@ def test_no_columns_is_an_error():
 def test_unsupported_parts_are_noted(caplog):
     odd = suite(expect("column_values_to_match_regex", column="code", regex="^(a|b)+$"),
                 expect("column_values_to_be_dateutil_parseable", column="code"))
-    with caplog.at_level(logging.WARNING, logger="cursus_local.synthetic"):
+    with caplog.at_level(logging.WARNING, logger="cursus_local.data.synthetic"):
         synthetic.generate(odd, rows=5)
     assert "too complex to generate" in caplog.text
     assert "expect_column_values_to_be_dateutil_parseable is not used" in caplog.text

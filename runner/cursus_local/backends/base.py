@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
-from ..job import ProcessingJob
+from ..jobs.processing import ProcessingJob
 
 # on_event(kind, host, text): kind is "status" (text: a job status) or "log" (text: one log line)
 EventHandler = Callable[[str, str, str], None]

@@ -23,9 +23,11 @@ import threading
 import time
 from pathlib import Path
 
-from .. import images, instance_types, ownership
+from . import images
+from ..jobs import instance_types
+from .. import ownership
 from ..errors import UserError
-from ..job import ProcessingJob, describe
+from ..jobs.processing import ProcessingJob, describe
 from ..redact import redact_env, redact_text, secret_values
 from .base import EventHandler, HostResult, JobResult
 

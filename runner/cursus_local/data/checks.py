@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import datasets
-from .errors import UserError
+from ..errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd

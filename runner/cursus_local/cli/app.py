@@ -14,8 +14,8 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.table import Table
 
-from . import ownership, results
-from .errors import UserError
+from .. import ownership, results
+from ..errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run Cursus pipeline scripts in their SageMaker Processing images, locally.")
@@ -67,10 +67,10 @@ def run_step_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't echo the container log"),
 ):
     """Run one script in its processing image, exactly as SageMaker Processing runs it."""
-    from .backends.docker import DockerBackend
-    from .contracts import find_step, load_step
-    from .job import RunOptions
-    from .run_step import run_step
+    from ..backends.docker import DockerBackend
+    from ..jobs.contracts import find_step, load_step
+    from ..jobs.processing import RunOptions
+    from ..pipeline.step import run_step
 
     loaded = load_step(find_step(step, [scenario, Path.cwd()]))
     options = RunOptions(
@@ -173,9 +173,9 @@ def run_pipeline_command(
     runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go (default: beside the DAG)"),
 ):
     """Run every step in DAG order, checking each handoff with its Great Expectations suites."""
-    from .backends.docker import DockerBackend
-    from .dag import load_dag
-    from .sequencer import Sequencer
+    from ..backends.docker import DockerBackend
+    from ..pipeline.dag import load_dag
+    from ..pipeline.sequencer import Sequencer
 
     dag = load_dag(dag_file, tuple(steps_dir or ()))
     view = _PipelineView(dag.topological_order())
@@ -267,9 +267,9 @@ def discover_connections_command(
     """Which upstream output feeds which downstream input, and what nothing feeds: before running."""
     import json
 
-    from .connections import discover
-    from .dag import load_dag
-    from .sequencer import static_compatibility
+    from ..pipeline.connections import discover
+    from ..pipeline.dag import load_dag
+    from ..pipeline.sequencer import static_compatibility
 
     dag = load_dag(dag_file, tuple(steps_dir or ()))
     report = discover(dag)
@@ -310,10 +310,10 @@ def test_flow_command(
     """Run upstream, then downstream on that very output, and report the handoff."""
     import json
 
-    from .backends.docker import DockerBackend
-    from .contracts import find_step, load_step
-    from .flow import flow_result, two_step_dag
-    from .sequencer import Sequencer
+    from ..backends.docker import DockerBackend
+    from ..jobs.contracts import find_step, load_step
+    from ..pipeline.flow import flow_result, two_step_dag
+    from ..pipeline.sequencer import Sequencer
 
     up, down = (load_step(find_step(name, [scenario, Path.cwd()])) for name in (upstream, downstream))
     dag = two_step_dag(up, down, pairs(map_, "--map") or None)
@@ -335,7 +335,7 @@ def _register(module):
     app.registered_commands += module.app.registered_commands
 
 
-from . import cli_s3, cli_testing  # noqa: E402  (commands kept beside their concern)
+from . import s3 as cli_s3, testing as cli_testing  # noqa: E402  (commands kept beside their concern)
 
 _register(cli_testing)
 _register(cli_s3)

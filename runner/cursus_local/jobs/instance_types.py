@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import UserError
+from ..errors import UserError
 
 GIB_PER_VCPU = {"c": 2, "m": 4, "r": 8, "t": 4, "g": 4}
 EXCEPTIONS = {  # name: (vCPU, GiB)

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import ownership, results
-from .errors import UserError
+from .. import ownership, results
+from ..errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Script unit tests: synthetic data, scenarios, quality and performance.")
@@ -64,7 +64,7 @@ def test_script_command(
 ):
     """Test one script with one kind of data: its configured scenarios, else defaults from its
     suites (synthetic: one scenario; performance: the small, medium and large volumes)."""
-    from . import scenario_config
+    from ..unit import config as scenario_config
 
     if test_type not in ("synthetic", "s3_integration", "performance"):
         raise UserError(f"unknown test type {test_type!r}", field="--test-type",
@@ -99,7 +99,7 @@ def test_suite_command(
 ):
     """Run everything test_scenarios.yaml configures: unit tests (synthetic, S3), quality checks,
     performance budgets and data-flow tests; one run folder per script."""
-    from . import scenario_config, scenarios
+    from ..unit import config as scenario_config, tester as scenarios
 
     found = scenario_config.load_tests(config or scenario_config.default_config(scenario), scenario, script)
     configured = {name: bool(t.unit_tests or t.performance_tests or t.data_flow_tests)
@@ -131,8 +131,9 @@ def generate_data_command(
 ):
     """Write synthetic data a script can read: from its input suites (or --suite) and scenario
     parameters, in the layout of its sample data."""
-    from . import checks, scenario_config, scenarios
-    from .contracts import find_step, load_step
+    from ..data import checks
+    from ..unit import config as scenario_config, tester as scenarios
+    from ..jobs.contracts import find_step, load_step
 
     if not script and not suite:
         raise UserError("nothing to generate from", field="--script",
@@ -204,7 +205,7 @@ def suggest_suite_command(
     margin: float = typer.Option(0.1, min=0, help="Ranges widened by this fraction of their span"),
 ):
     """Draft a Great Expectations suite from real output, to edit and commit."""
-    from .suggest import suggest_suite, write_suite
+    from ..data.suggest import suggest_suite, write_suite
 
     suite = suggest_suite(data, name=name, max_rows=max_rows, margin=margin)
     if str(out) == "-":
@@ -229,7 +230,7 @@ def suggest_suite_command(
 
 def _layout(layout, format: str | None, shards: int | None, splits: str | None):
     """The planned layout (the sample's, or one CSV) with the command line's changes."""
-    from .datasets import Layout
+    from ..data.datasets import Layout
     base = layout or Layout()
     if not (format or shards or splits):
         return base
@@ -257,7 +258,7 @@ def _describe(e: dict) -> str:
 def _params(values: list[str] | None) -> dict:
     import yaml
 
-    from .cli import pairs
+    from .app import pairs
     try:
         return {k: yaml.safe_load(v) for k, v in pairs(values, "--param").items()}
     except yaml.YAMLError as exc:
@@ -269,8 +270,8 @@ def _params(values: list[str] | None) -> dict:
 
 def _run_and_report(all_tests: list, scenario: Path, runs_dir: Path | None, parts: tuple[str, ...],
                     *, synthetic=None, performance=None, defaults: dict | None = None):
-    from .backends.docker import DockerBackend
-    from .scenarios import ScriptTester
+    from ..backends.docker import DockerBackend
+    from ..unit.tester import ScriptTester
 
     backend = DockerBackend()
     failed = 0

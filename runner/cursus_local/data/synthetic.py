@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import canonical_type
-from .errors import UserError
+from ..errors import UserError
 
 log = logging.getLogger(__name__)
 

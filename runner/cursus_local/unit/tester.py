@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from . import results
-from .errors import UserError
-from .job import RunOptions
+from .. import results
+from ..errors import UserError
+from ..jobs.processing import RunOptions
 from .quality import FAIL, PASS, WARN, Quality, evaluate_outputs
-from .run_step import StepRun, run_step
-from .scenario_config import (DEFAULT_VOLUME, Behavior, Case, DataFlowTest, InputPlan, ScriptTests,
+from ..pipeline.step import StepRun, run_step
+from .config import (DEFAULT_VOLUME, Behavior, Case, DataFlowTest, InputPlan, ScriptTests,
                               UnitTest, plan_inputs)
 
 PARTS = ("synthetic", "s3_integration", "performance", "data_flow")
@@ -32,7 +32,7 @@ def write_inputs(plans: list[InputPlan], folder: Path, rows: int, seed: int,
                  single_in_folder: bool = False) -> dict[str, Path]:
     """Generate each planned input into `folder/<input>` (`folder` itself if single_in_folder
     and there is one input); deterministic for a seed. Returns input -> its data."""
-    from . import checks, synthetic
+    from ..data import checks, synthetic
 
     bound = {}
     for i, plan in enumerate(plans):
@@ -151,7 +151,7 @@ class ScriptTester:
         return entry
 
     def fetch_s3(self, case: Case, folder: Path) -> dict[str, Path]:
-        from .s3data import fetch_output   # boto3 only when S3 data is asked for
+        from ..data.s3 import fetch_output   # boto3 only when S3 data is asked for
         source = case.s3_source
         kwargs = {"max_bytes": source["max_bytes"]} if "max_bytes" in source else {}
         path = fetch_output(source["pipeline_execution"], source["step_name"], source["output_name"],
@@ -207,8 +207,8 @@ class ScriptTester:
     # --- data flow ----------------------------------------------------------------------------
     def data_flow(self, test: DataFlowTest) -> dict:
         """Upstream then downstream on that very output, with the pipeline's handoff checks."""
-        from .flow import flow_result, two_step_dag
-        from .sequencer import Sequencer
+        from ..pipeline.flow import flow_result, two_step_dag
+        from ..pipeline.sequencer import Sequencer
 
         label = f"{self.step.name}/data_flow/{test.name}"
         self.emit("start", label, f"{test.upstream.name} -> {test.downstream.name}")
@@ -245,7 +245,7 @@ def _s3_label(source: dict) -> str:
 
 
 def _rows_in(path: Path) -> int | None:
-    from . import datasets
+    from ..data import datasets
     try:
         return datasets.read_table(path).num_rows
     except UserError:

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .contracts import Step
-from .errors import UserError
+from ..jobs.contracts import Step
+from ..errors import UserError
 
 if TYPE_CHECKING:
-    from .scenario_config import _Reader
+    from .config import _Reader
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 EXAMPLE_ROWS = 5
@@ -141,7 +141,7 @@ class Quality:
 def evaluate_outputs(step: Step, quality_checks: list[QualityCheck],
                      outputs: dict[str, Path]) -> Quality:
     """Quality checks and the step's output suites on what the script wrote."""
-    from . import checks, datasets
+    from ..data import checks, datasets
 
     quality, fractions = Quality(), []
     for output, folder in outputs.items():
@@ -233,7 +233,7 @@ def _failing_mask(folder: Path, r, tables: dict):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from . import datasets
+    from ..data import datasets
     if r.column is None or r.type not in ROW_PREDICATES:
         return None
     try:

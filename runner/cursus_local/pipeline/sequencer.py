@@ -22,13 +22,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import results
+from .. import results
 from .connections import ConnectionReport, discover
 from .dag import Dag, Node
-from .errors import UserError
-from .fingerprint import step_key, tree_hash
-from .job import RunOptions, build_job
-from .run_step import run_step
+from ..errors import UserError
+from .cache import step_key, tree_hash
+from ..jobs.processing import RunOptions, build_job
+from .step import run_step
 
 PASSED, FAILED, SKIPPED, CACHED, BLOCKED, STOPPED = (
     "passed", "failed", "skipped", "cached", "blocked", "stopped")
@@ -121,7 +121,7 @@ def preflight(dag: Dag) -> ConnectionReport:
 
 def static_compatibility(dag: Dag, report: ConnectionReport) -> list[dict]:
     """Producer output suite vs consumer input suite, for every connection that has both."""
-    from .compat import check_connection
+    from ..data.compat import check_connection
     out = []
     for c in report.connections:
         produced = dag.nodes[c.upstream].step.output_suites.get(c.output)
@@ -213,7 +213,7 @@ class Sequencer:
         with self.lock:
             if self.warming is not None:
                 return
-            from .checks import warm_up
+            from ..data.checks import warm_up
             self.warming = threading.Thread(target=warm_up, daemon=True)
         self.warming.start()
 
@@ -326,7 +326,7 @@ class Sequencer:
             check = HandoffCheck(**{**results.read_json(stored), "connection": label, "side": side,
                                     "data_path": str(data), "cached": True})
         else:
-            from .checks import validate
+            from ..data.checks import validate
             result = validate(suite, data)
             check = HandoffCheck(
                 connection=label, side=side, suite=result.suite, status=result.status,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .contracts import Step
+from ..jobs.contracts import Step
 from .dag import Dag, Edge, Node
 from .sequencer import PipelineResult
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .datasets import JUNK_SUFFIXES
-from .errors import UserError
-from .results import cache_root
+from ..errors import UserError
+from ..results import cache_root
 
 DEFAULT_MAX_BYTES = 100 * 2**20
 DOWNLOAD_THREADS = 8

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import results
-from .backends.base import Backend, EventHandler, JobResult
-from .contracts import Step
-from .job import ProcessingJob, RunOptions, build_job
+from .. import results
+from ..backends.base import Backend, EventHandler, JobResult
+from ..jobs.contracts import Step
+from ..jobs.processing import ProcessingJob, RunOptions, build_job
 
 S3_INPUT_MAX_MB = int(os.environ.get("CURSUS_LOCAL_S3_MAX_MB", "10240"))   # larger prefixes: a sample
 
@@ -19,7 +19,7 @@ def fetch_s3_inputs(job: ProcessingJob) -> None:
     for item in job.request["ProcessingInputs"]:
         name, uri = item["InputName"], item["S3Input"]["S3Uri"]
         if name not in job.local_inputs and uri.startswith("s3://"):
-            from .s3data import fetch_uri
+            from ..data.s3 import fetch_uri
             job.local_inputs[name] = fetch_uri(uri, max_bytes=S3_INPUT_MAX_MB * 2**20)
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .contracts import Step
-from .errors import UserError
-from .results import cache_root
+from ..errors import UserError
+from ..results import cache_root
 
 PROCESSING_ROOT = "/opt/ml/processing/"
 CODE_INPUT = "code"

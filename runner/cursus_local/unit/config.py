@@ -65,9 +65,9 @@ from typing import Any
 
 import yaml
 
-from .contracts import Step, find_step, load_step
-from .datasets import Layout
-from .errors import UserError
+from ..jobs.contracts import Step, find_step, load_step
+from ..data.datasets import Layout
+from ..errors import UserError
 from .quality import QUALITY_CHECKS, QualityCheck, _CheckArgs, _name_duplicates
 
 DEFAULT_VOLUMES = {"small": 1_000, "medium": 100_000, "large": 1_000_000}
@@ -388,7 +388,7 @@ class _Reader:
         expectations = build(_CheckArgs(self, raw, where))
         for e in expectations:
             e["severity"] = severity
-        from .checks import check_suite
+        from ..data.checks import check_suite
         try:
             check_suite({"name": kind, "expectations": [e for e in expectations
                                                         if e["kwargs"].get("column", "") is not None]})
@@ -506,7 +506,7 @@ def plan_inputs(step: Step, case: Case, *, suites: dict[str, Path] | None = None
     """An input with a suite (or `columns:` parameters) is generated, in the layout of its
     `local.inputs` sample unless the case gives one; one with only a sample uses it as is.
     `dry_run` generates two rows of each to check the parameters against the suites."""
-    from . import checks, datasets, synthetic
+    from ..data import checks, datasets, synthetic
 
     suites = {**step.input_suites, **(suites or {})}
     plans = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
-from .errors import UserError
+from ..errors import UserError
 
 ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 

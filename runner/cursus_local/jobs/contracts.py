@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import UserError
+from ..errors import UserError
 
 DEFAULT_IMAGE_REPO = "cursus-local/{kind}-processing"
 DEFAULT_FRAMEWORK_VERSION = "1.2-1"
