@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from cursus_local.data.checks import canonical_type, load_suite, validate
 from cursus_local.data.datasets import Layout, write_table
 from cursus_local.errors import UserError

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, leftover_containers, write_step
 
 pytestmark = pytest.mark.docker

@@ -8,12 +8,11 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 from cursus_local.data import checks, datasets
 from cursus_local.jobs.contracts import load_step
 from cursus_local.jobs.processing import RunOptions
-from cursus_local.pipeline.step import run_step
+from helpers import run_step
 
 DEMO = REPO / "scenarios" / "demo"
 CLI = [sys.executable, "-m", "cursus_local.cli"]

@@ -2,8 +2,14 @@ import json
 import shutil
 
 import pytest
-
-from cursus_local.pipeline.connections import ALIAS, COLUMNS, EXACT, EXPLICIT, LAST_RESORT, discover
+from cursus_local.pipeline.connections import (
+    ALIAS,
+    COLUMNS,
+    EXACT,
+    EXPLICIT,
+    LAST_RESORT,
+    discover,
+)
 from cursus_local.pipeline.dag import load_dag
 from dag_files import CURSUS, write_dag, write_step
 

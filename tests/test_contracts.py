@@ -1,10 +1,9 @@
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED
-from cursus_local.jobs.contracts import find_step, load_step
 from cursus_local.errors import UserError
+from cursus_local.jobs.contracts import find_step, load_step
 
 INTERFACES = SHARED / "cursus" / "interfaces"
 

@@ -2,9 +2,8 @@ import json
 import re
 
 import pytest
-
-from cursus_local.pipeline.dag import load_dag, split_job_type
 from cursus_local.errors import UserError
+from cursus_local.pipeline.dag import load_dag, split_job_type
 from dag_files import CURSUS, write_dag, write_step
 
 E2E = CURSUS / "dags" / "xgboost_complete_e2e.dag.json"

@@ -8,8 +8,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from cursus_local.data.datasets import Layout, detect_layout, read_splits, read_table, sample, write_table
+from cursus_local.data.datasets import (
+    Layout,
+    detect_layout,
+    read_splits,
+    read_table,
+    sample,
+    write_table,
+)
 from cursus_local.errors import UserError
 
 CSV = "id,amount,currency\n1,12.5,USD\n2,3.0,EUR\n3,7.25,GBP\n"

@@ -6,11 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import IMAGE, SHARED, leftover_containers, write_step
 from cursus_local.jobs.contracts import load_step
 from cursus_local.jobs.processing import RunOptions
-from cursus_local.pipeline.step import run_step
+from helpers import run_step
 
 pytestmark = pytest.mark.docker
 
@@ -203,7 +202,7 @@ def test_entrypoint_and_arguments_like_the_service(tmp_path, backend, entrypoint
                "StoppingCondition": {"MaxRuntimeInSeconds": 60}, "AppSpecification": app,
                "Environment": {}, "NetworkConfig": {"EnableNetworkIsolation": False},
                "RoleArn": "arn:aws:iam::000000000000:role/x"}
-    from cursus_local.jobs.processing import validate_request
+    from cursus_local.jobs.validation import validate_request
     validate_request(request)
     result = backend.run(ProcessingJob(request, {}, {}), tmp_path / "w")
     assert result.status == "Completed"

@@ -2,9 +2,8 @@
 
 
 import pytest
-
-from cursus_local.errors import UserError
 from cursus_local.backends.images import ecr_auth, ensure_image
+from cursus_local.errors import UserError
 
 
 def test_a_missing_image_that_cannot_be_pulled_says_how_to_get_it(docker_client):

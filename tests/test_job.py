@@ -4,12 +4,12 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from conftest import write_step
-from cursus_local.jobs.contracts import load_step
 from cursus_local.errors import UserError
+from cursus_local.jobs.contracts import load_step
 from cursus_local.jobs.instance_types import lookup
-from cursus_local.jobs.processing import JobRequestError, RunOptions, build_job, validate_request
+from cursus_local.jobs.processing import RunOptions, build_job
+from cursus_local.jobs.validation import JobRequestError, validate_request
 
 CONTRACT = {
     "inputs": {"data": {"path": "/opt/ml/processing/input/data", "required": True},

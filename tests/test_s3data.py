@@ -14,12 +14,11 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from botocore.stub import Stubber
-from typer.testing import CliRunner
-
 from cursus_local.cli import s3 as cli_s3
 from cursus_local.data import s3 as s3data
 from cursus_local.data.datasets import read_splits
 from cursus_local.errors import UserError
+from typer.testing import CliRunner
 
 REGION = "us-east-1"
 BUCKET = "cursus-pipeline-outputs"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, write_step
 from cursus_local.data import checks, datasets
-from cursus_local.unit import config as scenario_config, tester as scenarios
 from cursus_local.errors import UserError
+from cursus_local.unit import config as scenario_config
+from cursus_local.unit import tester as scenarios
 from cursus_local.unit.quality import evaluate_outputs
 
 DEMO = REPO / "scenarios" / "demo"

@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
-
 from cursus_local.data import checks, datasets, suggest, synthetic
 
 

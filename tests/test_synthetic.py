@@ -3,7 +3,6 @@ import logging
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-
 from cursus_local.data import checks, datasets, synthetic
 from cursus_local.errors import UserError
 

@@ -1,4 +1,7 @@
-"""The backend interface: `run(job, workdir) -> JobResult`, whatever runs the containers."""
+"""The backend contract: whatever runs the containers (the local engine now, SageMaker later).
+
+A backend knows a job request and a folder, nothing of DAGs or suites. `image_id` names the exact
+image a job would run (part of a step's cache key); `run` runs the job to its end."""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..jobs.processing import ProcessingJob
+from ..status import JobEvent, JobStatus
 
-# on_event(kind, host, text): kind is "status" (text: a job status) or "log" (text: one log line)
-EventHandler = Callable[[str, str, str], None]
+EventHandler = Callable[[JobEvent], None]
 
 
 @dataclass
@@ -25,7 +28,7 @@ class HostResult:
 
 @dataclass
 class JobResult:
-    status: str                          # Completed | Failed | Stopped
+    status: JobStatus                    # Completed | Failed | Stopped
     describe: dict                       # DescribeProcessingJob-shaped
     duration_seconds: float
     hosts: list[HostResult] = field(default_factory=list)
@@ -65,6 +68,9 @@ def _jsonable(value):
 
 
 class Backend(Protocol):
+    def image_id(self, uri: str) -> str:
+        """The content id of the image `uri` names, made available first (pulled, or built)."""
+
     def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None,
             cancel: threading.Event | None = None) -> JobResult:
         """Run the job to the end; outputs land in job.local_outputs, logs under workdir/logs.

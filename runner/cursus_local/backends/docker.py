@@ -23,12 +23,14 @@ import threading
 import time
 from pathlib import Path
 
-from . import images
-from ..jobs import instance_types
 from .. import ownership
 from ..errors import UserError
+from ..jobs import instance_types
 from ..jobs.processing import ProcessingJob, describe
+from ..links import link_file
 from ..redact import redact_env, redact_text, secret_values
+from ..status import JobEvent, JobStatus
+from . import images
 from .base import EventHandler, HostResult, JobResult
 
 EXIT_MESSAGE_BYTES = 1024
@@ -42,14 +44,20 @@ OOM_REASON = ("ClientError: {host} ran out of memory ({limit} GiB, the memory of
 class DockerBackend:
     def __init__(self, client=None):
         self.client = client or images.docker_client()
+        self._image_ids: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def image_id(self, uri: str) -> str:
-        """The image's content id (pulled first if missing): part of a step's cache key."""
-        return images.ensure_image(self.client, uri)
+        """The image's content id (pulled first if missing), asked of the engine once per URI."""
+        with self._lock:
+            if uri not in self._image_ids:
+                self._image_ids[uri] = images.ensure_image(self.client, uri)
+            return self._image_ids[uri]
 
     def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None,
             cancel: threading.Event | None = None) -> JobResult:
-        return _JobRun(self.client, job, Path(workdir).resolve(), on_event or (lambda *a: None),
+        self.image_id(job.request["AppSpecification"]["ImageUri"])
+        return _JobRun(self.client, job, Path(workdir).resolve(), on_event or (lambda event: None),
                        cancel or threading.Event()).run()
 
 
@@ -73,9 +81,7 @@ class _JobRun:
     def run(self) -> JobResult:
         created = time.time()
         started = ended = None
-        status, reason, notes = "Failed", "", []
-        image_uri = self.job.request["AppSpecification"]["ImageUri"]
-        images.ensure_image(self.client, image_uri)
+        status, reason, notes = JobStatus.FAILED, "", []
         self._check_inputs_supported()
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
         host_outputs = self._prepare_outputs()
@@ -83,7 +89,7 @@ class _JobRun:
             self._create_network()
             for host in self.hosts:
                 self.containers[host] = self._create_container(host, host_outputs[host])
-            self.emit("status", "", "InProgress")
+            self.emit(JobEvent("status", "", JobStatus.IN_PROGRESS))
             started = time.time()
             for host, container in self.containers.items():
                 container.start()
@@ -92,11 +98,11 @@ class _JobRun:
             ended = time.time()
             status, reason = self._verdict(timed_out)
         except docker_errors().APIError as exc:   # e.g. the entrypoint is not in the image
-            ended, status, reason = time.time(), "Failed", f"ClientError: {exc.explanation or exc}"
+            ended, status, reason = time.time(), JobStatus.FAILED, f"ClientError: {exc.explanation or exc}"
             self._stop_all()
         except KeyboardInterrupt:   # reported as Stopped; the caller sees result.interrupted
-            ended, status, reason = time.time(), "Stopped", "interrupted by the user (Ctrl-C)"
-            self.emit("status", "", "Stopping")
+            ended, status, reason = time.time(), JobStatus.STOPPED, "interrupted by the user (Ctrl-C)"
+            self.emit(JobEvent("status", "", JobStatus.STOPPING))
             self._stop_all()
         finally:
             for thread in self.threads:
@@ -105,17 +111,15 @@ class _JobRun:
         notes = self._collect_outputs(host_outputs)
         result = self._result(status, reason, created, started, ended, notes)
         result.interrupted = reason.startswith("interrupted")
-        self.emit("status", "", status)
+        self.emit(JobEvent("status", "", status))
         return result
 
     def _check_inputs_supported(self):
         for item in self.job.request.get("ProcessingInputs", []):
             s3 = item.get("S3Input") or {}
             name = item["InputName"]
-            if name not in self.job.local_inputs:
-                raise UserError(f"input {name} is {s3.get('S3Uri')}: S3 inputs are not fetched by the "
-                                "Docker backend", field=f"inputs.{name}",
-                                fix="download it first (aws s3 sync) and pass the local folder")
+            if name not in self.job.local_inputs:   # run_job stages s3:// inputs before this
+                raise RuntimeError(f"internal error: input {name} ({s3.get('S3Uri')}) has no local copy")
             if s3.get("S3InputMode") == "Pipe" or s3.get("S3DataType") == "ManifestFile":
                 raise UserError(f"input {name}: Pipe mode and manifest files are not supported locally",
                                 field=f"inputs.{name}", fix="use S3InputMode File with S3DataType S3Prefix")
@@ -163,12 +167,7 @@ class _JobRun:
         shard.mkdir(parents=True)
         base = source if source.is_dir() else source.parent
         for path in files[index::self.count]:
-            target = shard / path.relative_to(base)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, target)
-            except OSError:          # another filesystem: a copy is the only way
-                shutil.copy2(path, target)
+            link_file(path, shard / path.relative_to(base))
         return shard
 
     def _write_config(self, host: str) -> tuple[Path, Path]:
@@ -178,7 +177,7 @@ class _JobRun:
         message_dir.mkdir(parents=True, exist_ok=True)
         request = dict(self.job.request)
         request["Environment"] = redact_env(request.get("Environment", {}))
-        request["ProcessingJobArn"] = describe(self.job, status="InProgress", created=time.time(),
+        request["ProcessingJobArn"] = describe(self.job, status=JobStatus.IN_PROGRESS, created=time.time(),
                                                started=None, ended=None)["ProcessingJobArn"]
         resource = {
             "current_host": host, "hosts": self.hosts, "network_interface_name": "eth0",
@@ -236,11 +235,11 @@ class _JobRun:
                 for raw in lines:
                     line = redact_text(raw.decode(errors="replace"), self.secrets)
                     log.write(line + "\n")
-                    self.emit("log", host, line)
+                    self.emit(JobEvent("log", host, line))
             if pending:
                 line = redact_text(pending.decode(errors="replace"), self.secrets)
                 log.write(line + "\n")
-                self.emit("log", host, line)
+                self.emit(JobEvent("log", host, line))
 
     def _sample_usage(self, host: str, container):
         """Peak memory and CPU time from the container's cgroup, read until it goes away; from
@@ -294,7 +293,7 @@ class _JobRun:
             if self.cancel.is_set():   # another thread's Ctrl-C (a pipeline run)
                 raise KeyboardInterrupt
             if time.time() >= deadline:
-                self.emit("status", "", "Stopping")
+                self.emit(JobEvent("status", "", JobStatus.STOPPING))
                 self._stop_all()
                 for waiter in waiters:
                     waiter.join()
@@ -316,8 +315,8 @@ class _JobRun:
                                 f"see {result.log}")
         if timed_out:
             limit = self.job.request["StoppingCondition"]["MaxRuntimeInSeconds"]
-            return "Stopped", f"MaxRuntimeInSeconds ({limit} s) exceeded: the job was stopped"
-        return ("Failed", failures[0]) if failures else ("Completed", "")
+            return JobStatus.STOPPED, f"MaxRuntimeInSeconds ({limit} s) exceeded: the job was stopped"
+        return (JobStatus.FAILED, failures[0]) if failures else (JobStatus.COMPLETED, "")
 
     def _stop_all(self):
         for container in self.containers.values():
@@ -354,9 +353,9 @@ class _JobRun:
     def _result(self, status, reason, created, started, ended, notes) -> JobResult:
         info = describe(self.job, status=status, created=created, started=started, ended=ended,
                         exit_message=self._exit_message(),
-                        failure_reason=reason if status == "Failed" else "")
+                        failure_reason=reason if status == JobStatus.FAILED else "")
         info["Environment"] = redact_env(info.get("Environment", {}))
-        if status == "Stopped" and reason:
+        if status == JobStatus.STOPPED and reason:
             notes = [reason, *notes]
         return JobResult(status=status, describe=info,
                          duration_seconds=round((ended or time.time()) - (started or created), 3),
@@ -380,11 +379,7 @@ def _merge(sources: list[tuple[str, Path]], final: Path) -> list[str]:
                 clash = target.with_name(f"{target.stem}.{host}{target.suffix}")
                 notes.append(f"{host} also wrote {target.relative_to(final)}: kept as {clash.name}")
                 target = clash
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copy2(path, target)
+            link_file(path, target)
     return notes
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from .. import ownership, results
 from ..errors import UserError
+from ..status import JobEvent, JobStatus, StepEvent
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run Cursus pipeline scripts in their SageMaker Processing images, locally.")
@@ -69,8 +70,8 @@ def run_step_command(
     """Run one script in its processing image, exactly as SageMaker Processing runs it."""
     from ..backends.docker import DockerBackend
     from ..jobs.contracts import find_step, load_step
-    from ..jobs.processing import RunOptions
-    from ..pipeline.step import run_step
+    from ..jobs.processing import RunOptions, build_job
+    from ..pipeline.step import run_job
 
     loaded = load_step(find_step(step, [scenario, Path.cwd()]))
     options = RunOptions(
@@ -80,17 +81,19 @@ def run_step_command(
         image=image, instance_type=instance_type, instance_count=instance_count,
         max_runtime_seconds=max_runtime, network_isolation=network_isolation,
         sharded_inputs=tuple(shard or ()))
-    run_dir = (runs_dir or results.runs_dir(scenario)) / results.new_run_id()
+    run_dir = (runs_dir or results.runs_dir(scenario)).resolve() / results.new_run_id()
+    folder = run_dir / loaded.name
+    job = build_job(loaded, options, folder / "output")   # bad input fails here, before the engine
     backend = DockerBackend()
     view = _StepView(loaded.name, quiet)
     with Live(view.render(), console=console, refresh_per_second=8, transient=True) as live:
         view.live = live
-        run = run_step(loaded, options, run_dir, backend, view.on_event)
+        run = run_job(job, folder, backend, view.on_event)
     ownership.hand_over_run(run_dir)
     _print_summary(run)
     if run.result.interrupted:
         raise typer.Exit(130)
-    raise typer.Exit(0 if run.result.status == "Completed" else 1)
+    raise typer.Exit(0 if run.result.status == JobStatus.COMPLETED else 1)
 
 
 class _StepView:
@@ -104,11 +107,11 @@ class _StepView:
         elapsed = time.time() - self.started
         return Spinner("dots", text=f"[bold]{self.name}[/] {self.status}  {elapsed:5.1f}s")
 
-    def on_event(self, kind: str, host: str, text: str):
-        if kind == "status":
-            self.status = text
+    def on_event(self, event: JobEvent):
+        if event.kind == "status":
+            self.status = event.text
         elif not self.quiet and self.live is not None:
-            self.live.console.print(f"[dim]{host}|[/] " + _escape(text))
+            self.live.console.print(f"[dim]{event.host}|[/] " + _escape(event.text))
         if self.live is not None:
             self.live.update(self.render())
 
@@ -124,7 +127,7 @@ def _print_summary(run):
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
-    table.add_row("step", run.step.name)
+    table.add_row("step", run.job.step_name)
     table.add_row("status", f"[bold {colour}]{result.status}[/]")
     table.add_row("exit code", str(result.exit_code))
     table.add_row("duration", f"{result.duration_seconds:.2f} s")
@@ -196,12 +199,13 @@ class _PipelineView:
         self.rows = {n: ["waiting", "", None] for n in order}   # status, note, started
         self.live: Live | None = None
 
-    def on_event(self, node: str, status: str, note: str):
+    def on_event(self, event: StepEvent):
+        node, status, note = event.node, event.status, event.note
         row = self.rows[node]
         if status == "running" and row[2] is None:
             row[2] = time.time()
         row[0], row[1] = status, note
-        if status not in ("waiting", "running", "checking") and row[2] is not None:
+        if status.done and row[2] is not None:
             row[2] = -(time.time() - row[2])   # frozen duration
         if self.live is not None:
             self.live.update(self.render())
@@ -269,7 +273,7 @@ def discover_connections_command(
 
     from ..pipeline.connections import discover
     from ..pipeline.dag import load_dag
-    from ..pipeline.sequencer import static_compatibility
+    from ..pipeline.preflight import static_compatibility
 
     dag = load_dag(dag_file, tuple(steps_dir or ()))
     report = discover(dag)
@@ -335,7 +339,8 @@ def _register(module):
     app.registered_commands += module.app.registered_commands
 
 
-from . import s3 as cli_s3, testing as cli_testing  # noqa: E402  (commands kept beside their concern)
+from . import s3 as cli_s3  # noqa: E402  (commands kept beside their concern)
+from . import testing as cli_testing
 
 _register(cli_testing)
 _register(cli_s3)

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from .. import ownership, results
 from ..errors import UserError
+from ..status import TestEvent
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Script unit tests: synthetic data, scenarios, quality and performance.")
@@ -99,7 +100,8 @@ def test_suite_command(
 ):
     """Run everything test_scenarios.yaml configures: unit tests (synthetic, S3), quality checks,
     performance budgets and data-flow tests; one run folder per script."""
-    from ..unit import config as scenario_config, tester as scenarios
+    from ..unit import config as scenario_config
+    from ..unit import tester as scenarios
 
     found = scenario_config.load_tests(config or scenario_config.default_config(scenario), scenario, script)
     configured = {name: bool(t.unit_tests or t.performance_tests or t.data_flow_tests)
@@ -132,8 +134,9 @@ def generate_data_command(
     """Write synthetic data a script can read: from its input suites (or --suite) and scenario
     parameters, in the layout of its sample data."""
     from ..data import checks
-    from ..unit import config as scenario_config, tester as scenarios
     from ..jobs.contracts import find_step, load_step
+    from ..unit import config as scenario_config
+    from ..unit import tester as scenarios
 
     if not script and not suite:
         raise UserError("nothing to generate from", field="--script",
@@ -294,11 +297,11 @@ class _Progress:
     def __init__(self, status):
         self.status = status
 
-    def on_event(self, kind: str, label: str, text: str):
-        if kind == "start":
-            self.status.update(f"running {escape(label)}  [dim]({escape(text)})[/]")
-        elif kind == "done":
-            console.print(f"  {styled(text)} {escape(label)}")
+    def on_event(self, event: TestEvent):
+        if event.kind == "start":
+            self.status.update(f"running {escape(event.label)}  [dim]({escape(event.text)})[/]")
+        elif event.kind == "done":
+            console.print(f"  {styled(event.text)} {escape(event.label)}")
 
 
 def render(report: dict):

@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import datasets
 from ..errors import UserError
+from . import datasets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -263,7 +263,10 @@ def _batch_definition():
     """One in-memory GX context and pandas dataframe batch definition, reused by every check."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
-        DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig)
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
     context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(), analytics_enabled=False,
@@ -279,7 +282,9 @@ def _gx_suite(suite: dict):
         return None
     import great_expectations as gx
     from great_expectations.exceptions import ExpectationNotFoundError
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
 
     expectations = []
     for i, e in todo:

@@ -14,8 +14,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .checks import (SEVERITIES, TYPE_EXPECTATIONS, accepted_types, check_suite, declared_types,
-                     load_suite)
+from .checks import (
+    SEVERITIES,
+    TYPE_EXPECTATIONS,
+    accepted_types,
+    check_suite,
+    declared_types,
+    load_suite,
+)
 
 BETWEEN = "expect_column_values_to_be_between"
 IN_SET = "expect_column_values_to_be_in_set"

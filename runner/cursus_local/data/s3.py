@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .datasets import JUNK_SUFFIXES
 from ..errors import UserError
 from ..results import cache_root
+from .datasets import JUNK_SUFFIXES
 
 DEFAULT_MAX_BYTES = 100 * 2**20
 DOWNLOAD_THREADS = 8

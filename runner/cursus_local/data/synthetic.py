@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checks import canonical_type
 from ..errors import UserError
+from .checks import canonical_type
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ from typing import Any
 
 import yaml
 
-from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, step_name_of
 from ..errors import UserError
+from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, step_name_of
 
 JOB_TYPES = ("training", "calibration", "validation", "testing")
 CHECK_SIDES = ("producer", "consumer", "both")

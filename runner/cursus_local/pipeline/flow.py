@@ -36,7 +36,7 @@ def flow_result(result: PipelineResult, upstream: str, downstream: str) -> dict:
     recommendations += [f"{upstream} must hand `{f['column']}` to {downstream} as its suite expects: "
                         f"{f['message']}" for f in failures if f["severity"] == "critical"]
     steps = [result.steps[upstream], result.steps[downstream]]
-    ran = all(s.status in ("passed", "cached") for s in steps)
+    ran = all(s.status.ok for s in steps)
     type_kinds = ("expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list")
     status = "PASS" if ran and not any(h.blocking for h in checks) else "FAIL"
     if status == "PASS" and (failures or any(s["status"] != "PASS" for s in static)):

@@ -1,31 +1,35 @@
-"""One step, one job: build the request, run it on a backend, keep everything in the run folder."""
+"""One job, run once: stage its s3:// inputs, run it on a backend, keep everything in its folder.
+
+The caller builds the job (`jobs.processing.build_job`) once; that very request is what runs, what
+a cache key hashes and what `result.json` records.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import results
 from ..backends.base import Backend, EventHandler, JobResult
-from ..jobs.contracts import Step
-from ..jobs.processing import ProcessingJob, RunOptions, build_job
+from ..jobs.processing import ProcessingJob
 
-S3_INPUT_MAX_MB = int(os.environ.get("CURSUS_LOCAL_S3_MAX_MB", "10240"))   # larger prefixes: a sample
+S3_INPUT_MAX_MB = "CURSUS_LOCAL_S3_MAX_MB"   # larger s3:// inputs are refused (default 10240)
 
 
-def fetch_s3_inputs(job: ProcessingJob) -> None:
+def stage_s3_inputs(job: ProcessingJob) -> None:
     """An `s3://` input stays in the request as it is, and is downloaded (cached) to be mounted."""
     for item in job.request["ProcessingInputs"]:
         name, uri = item["InputName"], item["S3Input"]["S3Uri"]
         if name not in job.local_inputs and uri.startswith("s3://"):
-            from ..data.s3 import fetch_uri
-            job.local_inputs[name] = fetch_uri(uri, max_bytes=S3_INPUT_MAX_MB * 2**20)
+            from ..data.s3 import fetch_uri  # boto3 only when an input is on S3
+            max_mb = int(os.environ.get(S3_INPUT_MAX_MB, "10240"))
+            job.local_inputs[name] = fetch_uri(uri, max_bytes=max_mb * 2**20)
 
 
 @dataclass
 class StepRun:
-    step: Step
     job: ProcessingJob
     result: JobResult
     folder: Path
@@ -35,16 +39,15 @@ class StepRun:
         return self.folder / "result.json"
 
 
-def run_step(step: Step, options: RunOptions, run_dir: Path, backend: Backend,
-             on_event: EventHandler | None = None, cancel=None, name: str | None = None) -> StepRun:
-    """Run `step` into `run_dir/<name or step name>/`."""
-    folder = results.step_dir(Path(run_dir).resolve(), name or step.name)
-    job = build_job(step, options, folder / "output")
-    fetch_s3_inputs(job)
+def run_job(job: ProcessingJob, folder: Path, backend: Backend, on_event: EventHandler | None = None,
+            cancel: threading.Event | None = None) -> StepRun:
+    """Run `job` with `folder` as its step folder (logs, hosts, result.json)."""
+    folder = Path(folder).resolve()
+    stage_s3_inputs(job)
     result = backend.run(job, folder, on_event, cancel)
-    run = StepRun(step, job, result, folder)
+    run = StepRun(job, result, folder)
     results.write_json(run.result_file, {
-        "step": step.name, "step_file": str(step.file), "job_name": job.name,
+        "step": job.step_name, "step_file": job.step_file, "job_name": job.name,
         **result.to_dict(),
         "inputs": {name: str(path) for name, path in job.local_inputs.items()},
         "logs": {h.host: str(h.log) for h in result.hosts},

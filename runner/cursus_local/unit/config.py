@@ -65,9 +65,9 @@ from typing import Any
 
 import yaml
 
-from ..jobs.contracts import Step, find_step, load_step
 from ..data.datasets import Layout
 from ..errors import UserError
+from ..jobs.contracts import Step, find_step, load_step
 from .quality import QUALITY_CHECKS, QualityCheck, _CheckArgs, _name_duplicates
 
 DEFAULT_VOLUMES = {"small": 1_000, "medium": 100_000, "large": 1_000_000}

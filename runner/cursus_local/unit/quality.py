@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..jobs.contracts import Step
 from ..errors import UserError
+from ..jobs.contracts import Step
 
 if TYPE_CHECKING:
     from .config import _Reader

@@ -13,17 +13,25 @@ from typing import Any, Callable
 
 from .. import results
 from ..errors import UserError
-from ..jobs.processing import RunOptions
+from ..jobs.processing import RunOptions, build_job
+from ..pipeline.step import StepRun, run_job
+from ..status import JobStatus, TestEvent
+from .config import (
+    DEFAULT_VOLUME,
+    Behavior,
+    Case,
+    DataFlowTest,
+    InputPlan,
+    ScriptTests,
+    UnitTest,
+    plan_inputs,
+)
 from .quality import FAIL, PASS, WARN, Quality, evaluate_outputs
-from ..pipeline.step import StepRun, run_step
-from .config import (DEFAULT_VOLUME, Behavior, Case, DataFlowTest, InputPlan, ScriptTests,
-                              UnitTest, plan_inputs)
 
 PARTS = ("synthetic", "s3_integration", "performance", "data_flow")
 LOG_TAIL = 15
 
-# on_event(kind, label, text): kind "start" (text: what runs) or "done" (text: PASS / FAIL)
-TestEvent = Callable[[str, str, str], None]
+TestEventHandler = Callable[[TestEvent], None]
 
 
 # ----------------------------------------------------------------------------- synthetic inputs
@@ -64,10 +72,10 @@ class ScriptTester:
     """Runs one script's tests into `run_dir` and writes `run_dir/unit_tests.json`."""
 
     def __init__(self, tests: ScriptTests, backend, run_dir: Path, *,
-                 on_event: TestEvent | None = None, aws_clients: dict | None = None):
+                 on_event: TestEventHandler | None = None, aws_clients: dict | None = None):
         self.tests, self.step, self.backend = tests, tests.step, backend
         self.run_dir = Path(run_dir).resolve()
-        self.emit = on_event or (lambda *a: None)
+        self.emit = on_event or (lambda event: None)
         self.aws_clients = aws_clients or {}      # sagemaker= / s3= for s3data.fetch_output
 
     def run(self, parts: tuple[str, ...] = PARTS, *, synthetic: list[UnitTest] | None = None,
@@ -111,7 +119,7 @@ class ScriptTester:
     # --- unit tests ---------------------------------------------------------------------------
     def unit_case(self, test: UnitTest, case: Case) -> dict:
         label = f"{self.step.name}/{test.name}/{case.name}"
-        self.emit("start", label, case.behavior.describe())
+        self.emit(TestEvent("start", label, case.behavior.describe()))
         folder = self.run_dir / _slug(self.step.name) / _slug(test.name) / _slug(case.name)
         entry: dict[str, Any] = {"scenario": case.name, "test": test.name, "test_type": test.test_type}
         if case.s3_source:
@@ -143,15 +151,15 @@ class ScriptTester:
             entry["reason"] = reason
         if quality.details:
             entry["quality_details"] = quality.details
-        if not ok and run.result.status != "Completed":
+        if not ok and run.result.status != JobStatus.COMPLETED:
             entry["log_tail"] = _log_tail(run)
         entry["inputs"] = {k: str(v) for k, v in inputs.items()}
         entry["run_folder"] = str(run.folder)
-        self.emit("done", label, entry["status"])
+        self.emit(TestEvent("done", label, entry["status"]))
         return entry
 
     def fetch_s3(self, case: Case, folder: Path) -> dict[str, Path]:
-        from ..data.s3 import fetch_output   # boto3 only when S3 data is asked for
+        from ..data.s3 import fetch_output  # boto3 only when S3 data is asked for
         source = case.s3_source
         kwargs = {"max_bytes": source["max_bytes"]} if "max_bytes" in source else {}
         path = fetch_output(source["pipeline_execution"], source["step_name"], source["output_name"],
@@ -166,8 +174,8 @@ class ScriptTester:
                              outputs={n: str(folder / "output" / n) for n in self.step.outputs},
                              env=case.env, job_arguments=case.job_arguments,
                              code_dir=str(case.code) if case.code else None)
-        run = run_step(self.step, options, self.run_dir, self.backend,
-                       name=str(folder.relative_to(self.run_dir)))
+        job = build_job(self.step, options, folder / "output")
+        run = run_job(job, folder, self.backend)
         if run.result.interrupted:
             raise KeyboardInterrupt
         return run
@@ -175,7 +183,7 @@ class ScriptTester:
     # --- performance --------------------------------------------------------------------------
     def performance_case(self, case: Case) -> dict:
         label = f"{self.step.name}/performance/{case.name}"
-        self.emit("start", label, f"{case.rows:,} rows")
+        self.emit(TestEvent("start", label, f"{case.rows:,} rows"))
         folder = self.run_dir / _slug(self.step.name) / "performance" / _slug(case.name)
         started = time.perf_counter()
         inputs = write_inputs(plan_inputs(self.step, case), folder / "input", case.rows, case.seed)
@@ -199,9 +207,9 @@ class ScriptTester:
                  "exit_code": run.result.exit_code, "run_folder": str(run.folder)}
         if reason:
             entry["reason"] = reason
-        if run.result.status != "Completed":
+        if run.result.status != JobStatus.COMPLETED:
             entry["log_tail"] = _log_tail(run)
-        self.emit("done", label, entry["status"])
+        self.emit(TestEvent("done", label, entry["status"]))
         return entry
 
     # --- data flow ----------------------------------------------------------------------------
@@ -211,7 +219,7 @@ class ScriptTester:
         from ..pipeline.sequencer import Sequencer
 
         label = f"{self.step.name}/data_flow/{test.name}"
-        self.emit("start", label, f"{test.upstream.name} -> {test.downstream.name}")
+        self.emit(TestEvent("start", label, f"{test.upstream.name} -> {test.downstream.name}"))
         folder = self.run_dir / _slug(self.step.name) / "data_flow" / _slug(test.name)
         dag = two_step_dag(test.upstream, test.downstream)
         if test.rows is not None:   # synthetic upstream inputs of that size
@@ -223,7 +231,7 @@ class ScriptTester:
         flow = {"name": test.name, **flow_result(result, test.upstream.name, test.downstream.name)}
         compatible = flow["status"] != FAIL
         flow["expected_schema_compatibility"] = test.expect_compatible
-        if result.steps[test.upstream.name].status not in ("passed", "cached"):
+        if not result.steps[test.upstream.name].status.ok:
             flow["status"] = FAIL      # nothing was handed over: no verdict on compatibility
         elif compatible != test.expect_compatible:
             flow["status"] = FAIL
@@ -232,7 +240,7 @@ class ScriptTester:
         elif not test.expect_compatible:
             flow["status"] = PASS      # incompatible, as expected
         flow["data_sample_size"] = flow["data_sample_size"] or test.rows
-        self.emit("done", label, flow["status"])
+        self.emit(TestEvent("done", label, flow["status"]))
         return flow
 
 
@@ -273,10 +281,10 @@ def _behaved(expected: Behavior, run: StepRun) -> tuple[bool, str]:
     info = result.describe
     why = info.get("ExitMessage") or info.get("FailureReason") or "; ".join(result.notes)
     if expected.succeed:
-        if result.status == "Completed":
+        if result.status == JobStatus.COMPLETED:
             return True, ""
         return False, f"the script {result.status.lower()} (exit code {result.exit_code}): {why}"
-    if result.status == "Completed":
+    if result.status == JobStatus.COMPLETED:
         return False, f"expected the script to fail ({expected.describe()}), but it succeeded"
     if expected.exit_code is not None and result.exit_code != expected.exit_code:
         return False, f"exit code {result.exit_code}, expected {expected.exit_code}: {why}"
