@@ -80,9 +80,18 @@ class PipelineResult:
 
 
 class Sequencer:
-    """Runs a DAG's nodes in a ready-set loop: a node starts once every parent has finished, at
-    most `jobs` at a time; a node whose upstream did not pass is skipped. Ctrl-C (or `cancel`)
-    stops what runs and skips what waits."""
+    """Runs a DAG's nodes in a ready-set loop, at most `jobs` containers at a time.
+
+    Handoff checks run beside the containers, one at a time on a single checker thread (GX keeps
+    one context), so they cost no wall time on the critical path:
+      - a node starts as soon as every parent's container has completed (or was cached), while
+        the parents' output checks and its own input checks are still running;
+      - when its container ends, its verdict is queued behind those checks (the checker runs in
+        FIFO order, so they are done by then): a failed critical check on its inputs makes it
+        `blocked`, a parent that failed its checks makes it `skipped`; either way its outputs are
+        never handed on or cached, and a container still running when that is known is stopped;
+      - a node that does not pass marks its descendants skipped; independent branches go on.
+    Ctrl-C (or `cancel`) stops what runs and skips what waits."""
 
     def __init__(self, dag: Dag, backend: Backend, *, runs_dir: Path, jobs: int = 1,
                  use_cache: bool = True, resume: str | None = None,
@@ -100,7 +109,10 @@ class Sequencer:
         self.lock = threading.Lock()
         self.cancel = threading.Event()
         self.bytes_copied = 0
-        self.warming: threading.Thread | None = None
+        self.job_done: set[str] = set()                 # container completed (or cached): children may start
+        self.stops: dict[str, threading.Event] = {}     # node -> stops its running container
+        self.checks_anything = any(n.step.input_suites or n.step.output_suites for n in dag.nodes.values()) \
+            or any(e.checks for e in dag.edges)
 
     def _previous_run(self, resume: str | None) -> dict:
         if not resume:
@@ -120,37 +132,48 @@ class Sequencer:
         for node in self.outcomes:
             self.emit(StepEvent(node, StepStatus.WAITING))
         pending = list(self.outcomes)
-        running = {}
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        running: dict = {}
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="job") as pool, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="checks") as self.checker:
+            if self.checks_anything:   # importing GX takes seconds: beside preflight and the first job
+                from ..data.checks import warm_up
+                self.checker.submit(warm_up)
             try:
-                while pending or running:
+                while pending or running or not all(o.status.done for o in self.outcomes.values()):
                     for node in list(pending):
                         if len(running) >= self.jobs:
                             break
-                        if not all(self.outcomes[p].status.done for p in self.dag.parents(node)):
+                        parents = self.dag.parents(node)
+                        if not all(p in self.job_done or self.outcomes[p].status.done for p in parents):
                             continue
-                        pending.remove(node)
                         reason = self._upstream_problem(node)
+                        if not reason and not all(p in self.job_done for p in parents):
+                            continue   # a parent is still deciding
+                        pending.remove(node)
                         if reason:
                             self._finish(node, StepStatus.SKIPPED, reason)
                             continue
                         self.outcomes[node].status = StepStatus.RUNNING
+                        self.stops[node] = threading.Event()
                         running[pool.submit(self._run_node, node)] = node
-                    if running:
-                        done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            running.pop(future)
-                            future.result()   # a bug in a worker surfaces here, not silently
+                    done, _ = wait(running, timeout=0.05, return_when=FIRST_COMPLETED) if running \
+                        else (set(), None)
+                    if not running:
+                        time.sleep(0.02)   # only checks are under way
+                    for future in done:
+                        running.pop(future)
+                        future.result()   # a bug in a worker surfaces here, not silently
             except KeyboardInterrupt:
                 self.cancel.set()
+                for stop in list(self.stops.values()):
+                    stop.set()
                 for node in pending:
                     self._finish(node, StepStatus.SKIPPED, "the run was interrupted")
                 wait(running)
-                for node in running.values():
-                    if not self.outcomes[node].status.done:
+                self.checker.shutdown(wait=True)   # verdicts already queued still land
+                for node, outcome in self.outcomes.items():
+                    if not outcome.status.done:
                         self._finish(node, StepStatus.STOPPED, "interrupted")
-        if self.warming is not None:
-            self.warming.join()
         ok = all(o.status.ok for o in self.outcomes.values())
         result = PipelineResult(self.run_id, self.run_dir, PipelineStatus.PASSED if ok else PipelineStatus.FAILED,
                                 self.outcomes, self.handoffs, self.plan.static, time.time() - started,
@@ -158,85 +181,107 @@ class Sequencer:
         results.write_json(self.run_dir / "results.json", result.to_dict())
         return result
 
-    def _warm_up_checks(self):
-        """Importing GX takes seconds: do it once, beside a running container, not before it."""
-        with self.lock:
-            if self.warming is not None:
-                return
-            from ..data.checks import warm_up
-            self.warming = threading.Thread(target=warm_up, daemon=True)
-        self.warming.start()
-
     def _fed_by_steps(self, node: str) -> dict:
         """input -> Connection from another step (external bindings left out)."""
         return {i: c for i, c in self.plan.report.feeds(node).items() if c.upstream in self.outcomes}
 
     def _upstream_problem(self, node: str) -> str:
+        """Why `node` may not use what its parents hand on ("" while none is known)."""
         for c in self._fed_by_steps(node).values():
             up = self.outcomes[c.upstream]
             if c.output in up.blocked_outputs:
                 return f"handoff check failed on {c.upstream}.{c.output}"
-            if not up.status.ok:
+            if up.status.done and not up.status.ok:
                 return f"upstream {c.upstream} {up.status}"
         for parent in self.dag.parents(node):   # an edge that carries no data still orders
-            if not self.outcomes[parent].status.ok:
-                return f"upstream {parent} {self.outcomes[parent].status}"
+            up = self.outcomes[parent]
+            if up.status.done and not up.status.ok:
+                return f"upstream {parent} {up.status}"
         return ""
 
     def _finish(self, node: str, status: StepStatus, reason: str = ""):
         with self.lock:
             self.outcomes[node].status, self.outcomes[node].reason = status, reason
         self.emit(StepEvent(node, status, reason))
+        if not status.ok:   # children started early on this node's output: stop them now
+            for child in self.dag.children(node):
+                if child in self.stops and self._upstream_problem(child):
+                    self.stops[child].set()
 
     # --- one node -----------------------------------------------------------------------------
     def _run_node(self, name: str) -> None:
-        """One node, start to finish; whatever goes wrong fails this node only."""
+        """On a job worker: check inputs (queued), take from cache or run the container, then
+        queue the verdict. Whatever goes wrong fails this node only."""
         try:
-            self._run_node_steps(name)
+            self._start_node(name)
         except Exception as exc:   # a bad node setting or an engine error: say it, go on
-            folder = self.folder.step(name)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "error.txt").write_text(traceback.format_exc())
-            self._finish(name, StepStatus.FAILED, f"{type(exc).__name__}: {exc}")
+            self._fail(name, exc)
 
-    def _run_node_steps(self, name: str) -> None:
-        node, outcome, job = self.dag.nodes[name], self.outcomes[name], self.plan.jobs[name]
+    def _fail(self, name: str, exc: Exception) -> None:
         folder = self.folder.step(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "error.txt").write_text("".join(traceback.format_exception(exc)))
+        self._finish(name, StepStatus.FAILED, f"{type(exc).__name__}: {exc}")
+
+    def _start_node(self, name: str) -> None:
+        node, outcome, job = self.dag.nodes[name], self.outcomes[name], self.plan.jobs[name]
+        folder, stop = self.folder.step(name), self.stops[name]
         fed = {i: p for i, p in job.local_inputs.items() if i in node.step.inputs}   # not the code
-        self.emit(StepEvent(name, StepStatus.CHECKING, "inputs"))
-        if not self._check_inputs(node, fed):
-            return self._finish(name, StepStatus.BLOCKED, "input check failed")
+        inputs_ok = self.checker.submit(self._check_inputs, node, fed)
+        inputs_ok.add_done_callback(lambda f: f.exception() is None and not f.result() and stop.set())
         outcome.key = step_key(image_id=self.backend.image_id(job.request["AppSpecification"]["ImageUri"]),
                                request=job.request, step_doc=node.step.raw, inputs=job.local_inputs)
         outcome.outputs = {k: str(v) for k, v in job.local_outputs.items()}
         outcome.result_file = str(folder / "result.json")
+        run = None
         if self.folder.kept(name, outcome.key):
-            outcome.cached_from, status = str(folder), StepStatus.CACHED
+            outcome.cached_from = str(folder)
         elif source := self.steps.find(outcome.key):
             copied = self.folder.take(name, source)
             with self.lock:
                 self.bytes_copied += copied
-            outcome.cached_from, status = str(source), StepStatus.CACHED
-        else:
+            outcome.cached_from = str(source)
+        elif not stop.is_set():
             self.folder.set_aside(name)
-            self._warm_up_checks()
             self.emit(StepEvent(name, StepStatus.RUNNING))
             started = time.time()
-            run = run_job(job, folder, self.backend, cancel=self.cancel)
+            run = run_job(job, folder, self.backend, cancel=stop)
             outcome.duration_seconds = round(time.time() - started, 3)
             outcome.exit_code = run.result.exit_code
-            if run.result.status != JobStatus.COMPLETED:
-                reason = run.result.describe.get("FailureReason") or "; ".join(run.result.notes)
-                return self._finish(name, StepStatus.STOPPED if run.result.interrupted else StepStatus.FAILED,
-                                    reason)
-            self.steps.remember(outcome.key, folder)
-            status = StepStatus.PASSED
+        # queued before children may start, so the checker settles this node before any child
+        self.checker.submit(self._settle, name, inputs_ok, run)
+        if run is None or run.result.status == JobStatus.COMPLETED:
+            with self.lock:
+                self.job_done.add(name)
+
+    def _settle(self, name: str, inputs_ok, run) -> None:
+        """On the checker thread, after every check this node depends on: its final status."""
+        try:
+            self._decide(name, inputs_ok.result(), run)
+        except Exception as exc:   # e.g. a malformed suite
+            self._fail(name, exc)
+        finally:
+            self.stops.pop(name, None)
+
+    def _decide(self, name: str, inputs_ok: bool, run) -> None:
+        node, outcome, job = self.dag.nodes[name], self.outcomes[name], self.plan.jobs[name]
+        if not inputs_ok:
+            return self._finish(name, StepStatus.BLOCKED, "input check failed")
+        problem = self._upstream_problem(name)
+        if problem:
+            return self._finish(name, StepStatus.SKIPPED, problem)
+        if run is not None and run.result.status != JobStatus.COMPLETED:
+            reason = run.result.describe.get("FailureReason") or "; ".join(run.result.notes)
+            stopped = run.result.interrupted and self.cancel.is_set()
+            return self._finish(name, StepStatus.STOPPED if stopped else StepStatus.FAILED, reason)
+        if run is not None:
+            self.steps.remember(outcome.key, self.folder.step(name))
         self.emit(StepEvent(name, StepStatus.CHECKING, "outputs"))
         outcome.blocked_outputs = self._check_outputs(node, job.local_outputs)
         if outcome.blocked_outputs:   # it ran, but what it hands on is unusable
             return self._finish(name, StepStatus.FAILED, "critical handoff check failed on output "
                                 + ", ".join(outcome.blocked_outputs))
-        self._finish(name, status)
+        self._finish(name, StepStatus.CACHED if run is None else StepStatus.PASSED)
 
     # --- handoff checks -----------------------------------------------------------------------
     def _suites_for(self, node: Node, channel: str, side: str) -> list[tuple[str, Path, str]]:
