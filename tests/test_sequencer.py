@@ -89,10 +89,10 @@ def test_a_critical_input_check_blocks_the_consumer(dag_file):
     assert result.steps["train"].reason == "upstream prep blocked"
     check = next(h for h in result.handoffs if h.connection == "load.data -> prep.data")
     assert check.status == "FAIL" and check.blocking
-    # what a blocked step wrote is never cached: the next run blocks it again, from nothing
+    # what a blocked step wrote is never cached: the next run blocks it again, not from the cache
     again = run(dag_file, FakeBackend())
     assert statuses(again)["prep"] == "blocked" and statuses(again)["train"] == "skipped"
-    assert not list((again.run_dir / "prep").rglob("*.csv"))
+    assert again.steps["prep"].cached_from == "" and again.steps["load"].cached_from
 
 
 def test_a_failed_output_check_stops_a_child_that_started_early(dag_file):
