@@ -265,11 +265,11 @@ class Sequencer:
 
     def _decide(self, name: str, inputs_ok: bool, run) -> None:
         node, outcome, job = self.dag.nodes[name], self.outcomes[name], self.plan.jobs[name]
-        if not inputs_ok:
-            return self._finish(name, StepStatus.BLOCKED, "input check failed")
-        problem = self._upstream_problem(name)
+        problem = self._upstream_problem(name)   # the cause upstream comes first, as if it never started
         if problem:
             return self._finish(name, StepStatus.SKIPPED, problem)
+        if not inputs_ok:
+            return self._finish(name, StepStatus.BLOCKED, "input check failed")
         if run is not None and run.result.status != JobStatus.COMPLETED:
             reason = run.result.describe.get("FailureReason") or "; ".join(run.result.notes)
             stopped = run.result.interrupted and self.cancel.is_set()
