@@ -8,6 +8,8 @@
 #                                  (default: the Dockerfile's own directory)
 #   # hash-also: <paths...>        extra repo paths whose content invalidates the image
 #   # default: no                  only built when named (or ALL=1), e.g. the runner
+#   # also-tag: <tags...>          more tags for the same image (same id), e.g. one
+#                                  image that serves both processing and training
 # and `ARG BASE=<registry image>` (e.g. python:3.9-slim-bullseye).
 #
 # Base image: we use BASE if it exists locally or `docker pull` works (a laptop
@@ -110,6 +112,11 @@ inputs_hash() {  # <dockerfile dir> <base image id> <hash-also paths...>
     } | sha256sum | cut -c1-16
 }
 
+tag_aliases() {  # <tag> <alias tags...>: point each alias at the image of <tag>
+    local tag=$1 a; shift
+    for a in "$@"; do "$DOCKER" tag "$tag" "$a"; log "$a: same image as $tag"; done
+}
+
 build_one() {
     local df=$1 d name tag ctx base want base_id hash have t0 secret=()
     d=$(dirname "$df"); name=$(basename "$d")
@@ -117,6 +124,8 @@ build_one() {
     ctx=$(header "$df" context); ctx=${ctx:+$ROOT/$ctx}; ctx=${ctx:-$d}
     # shellcheck disable=SC2207
     local also=($(header "$df" hash-also))
+    # shellcheck disable=SC2207
+    local aliases=($(header "$df" also-tag))
     want=$(sed -n 's/^ARG BASE=//p' "$df" | head -n1)
     [ -n "$want" ] || die "$df: missing 'ARG BASE=<image>'"
     resolve_base "$want"; base=$BASE_RESOLVED
@@ -124,7 +133,9 @@ build_one() {
     hash=$(inputs_hash "$d" "$base_id" "${also[@]}")
     if [ "$FORCE" != 1 ] && image_exists "$tag"; then
         have=$("$DOCKER" image inspect -f '{{index .Config.Labels "cursus-local.hash"}}' "$tag" 2>/dev/null || true)
-        if [ "$have" = "$hash" ]; then log "$tag: up to date (skip; FORCE=1 rebuilds)"; return; fi
+        if [ "$have" = "$hash" ]; then
+            log "$tag: up to date (skip; FORCE=1 rebuilds)"; tag_aliases "$tag" "${aliases[@]}"; return
+        fi
         log "$tag: exists but inputs changed ($have -> $hash): rebuilding"
     fi
     local old_id; old_id=$("$DOCKER" image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
@@ -134,6 +145,7 @@ build_one() {
     "$DOCKER" build --progress=plain -f "$df" \
         --build-arg "BASE=$base" --label "cursus-local.hash=$hash" \
         "${secret[@]}" -t "$tag" "$ctx"
+    tag_aliases "$tag" "${aliases[@]}"
     # Drop the image this one replaced (now untagged) unless a container uses it.
     if [ -n "$old_id" ] && [ "$old_id" != "$("$DOCKER" image inspect -f '{{.Id}}' "$tag")" ]; then
         "$DOCKER" rmi "$old_id" >/dev/null 2>&1 || true
