@@ -13,10 +13,11 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import UserError
 from ..status import JobStatus
+from .base import Job
 from .contracts import Step
 from .validation import validate_request
 
@@ -47,16 +48,15 @@ class RunOptions:
 
 
 @dataclass
-class ProcessingJob:
-    request: dict[str, Any]
-    local_inputs: dict[str, Path]     # InputName -> host file or folder
-    local_outputs: dict[str, Path]    # OutputName -> host folder the results land in
-    step_name: str = ""
-    step_file: str = ""
+class ProcessingJob(Job):
+    kind: ClassVar[str] = "Processing"
 
     @property
-    def name(self) -> str:
-        return self.request["ProcessingJobName"]
+    def image(self) -> str:
+        return self.request["AppSpecification"]["ImageUri"]
+
+    def input_uris(self) -> dict[str, str]:
+        return {i["InputName"]: i["S3Input"]["S3Uri"] for i in self.request["ProcessingInputs"]}
 
 
 def job_name_for(step_name: str) -> str:

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from .. import results
+from ..jobs.base import Job
 from ..links import link_tree
 from ..status import JobStatus, StepStatus
 
@@ -33,17 +34,17 @@ def tree_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def step_key(*, image_id: str, request: dict, step_doc: dict, inputs: dict[str, Path]) -> str:
+def step_key(job: Job, *, image_id: str, step_doc: dict) -> str:
     """The cache key of a job: image, request, step file and every input's content.
 
     The job name is unique to each run and its S3 URIs carry it, so it is taken out; everything
     else in the request (env, arguments, resources, paths) counts."""
-    stable = json.loads(json.dumps(request).replace(request["ProcessingJobName"], "<job>"))
+    stable = json.loads(json.dumps(job.request).replace(job.name, "<job>"))
     material = {
         "image": image_id,
         "request": stable,
         "step": step_doc,
-        "inputs": {name: tree_hash(path) for name, path in sorted(inputs.items())},
+        "inputs": {name: tree_hash(path) for name, path in sorted(job.local_inputs.items())},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:32]
 

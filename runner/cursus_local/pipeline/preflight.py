@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
-from ..jobs.processing import ProcessingJob, RunOptions, build_job, job_name_for
+from ..jobs.base import Job
+from ..jobs.processing import RunOptions, build_job, job_name_for
 from .connections import ConnectionReport, discover
 from .dag import Dag, Node
 
@@ -20,7 +21,7 @@ from .dag import Dag, Node
 @dataclass
 class Plan:
     report: ConnectionReport
-    jobs: dict[str, ProcessingJob]      # node -> its one request
+    jobs: dict[str, Job]      # node -> its one request
     static: list[dict]                  # static compatibility of the suites, per connection
 
 

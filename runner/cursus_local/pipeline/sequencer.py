@@ -229,8 +229,7 @@ class Sequencer:
         fed = {i: p for i, p in job.local_inputs.items() if i in node.step.inputs}   # not the code
         inputs_ok = self.checker.submit(self._check_inputs, node, fed)
         inputs_ok.add_done_callback(lambda f: f.exception() is None and not f.result() and stop.set())
-        outcome.key = step_key(image_id=self.backend.image_id(job.request["AppSpecification"]["ImageUri"]),
-                               request=job.request, step_doc=node.step.raw, inputs=job.local_inputs)
+        outcome.key = step_key(job, image_id=self.backend.image_id(job.image), step_doc=node.step.raw)
         outcome.outputs = {k: str(v) for k, v in job.local_outputs.items()}
         outcome.result_file = str(folder / "result.json")
         run = None

@@ -13,15 +13,14 @@ from pathlib import Path
 
 from .. import results
 from ..backends.base import Backend, EventHandler, JobResult
-from ..jobs.processing import ProcessingJob
+from ..jobs.base import Job
 
 S3_INPUT_MAX_MB = "CURSUS_LOCAL_S3_MAX_MB"   # larger s3:// inputs are refused (default 10240)
 
 
-def stage_s3_inputs(job: ProcessingJob) -> None:
+def stage_s3_inputs(job: Job) -> None:
     """An `s3://` input stays in the request as it is, and is downloaded (cached) to be mounted."""
-    for item in job.request["ProcessingInputs"]:
-        name, uri = item["InputName"], item["S3Input"]["S3Uri"]
+    for name, uri in job.input_uris().items():
         if name not in job.local_inputs and uri.startswith("s3://"):
             from ..data.s3 import fetch_uri  # boto3 only when an input is on S3
             max_mb = int(os.environ.get(S3_INPUT_MAX_MB, "10240"))
@@ -30,7 +29,7 @@ def stage_s3_inputs(job: ProcessingJob) -> None:
 
 @dataclass
 class StepRun:
-    job: ProcessingJob
+    job: Job
     result: JobResult
     folder: Path
 
@@ -39,7 +38,7 @@ class StepRun:
         return self.folder / "result.json"
 
 
-def run_job(job: ProcessingJob, folder: Path, backend: Backend, on_event: EventHandler | None = None,
+def run_job(job: Job, folder: Path, backend: Backend, on_event: EventHandler | None = None,
             cancel: threading.Event | None = None) -> StepRun:
     """Run `job` with `folder` as its step folder (logs, hosts, result.json)."""
     folder = Path(folder).resolve()
