@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.cursus-local-installed
 DAG    ?= scenarios/demo/dag.yaml
 STEP   ?=
 
-.PHONY: venv engine images runner-image test run-pipeline run-step bench clean
+.PHONY: venv engine images runner-image test test-fast run-pipeline run-step bench clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,12 @@ runner-image: engine
 # pytest exit 5 = "no tests collected": a failure for us, with a clear message.
 test: venv images
 	@rc=0; $(VENV)/bin/python -m pytest -q tests || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5)" >&2; fi; \
+	exit $$rc
+
+# The tests that need no Docker engine (no `docker` mark): no engine is started, no image built.
+test-fast: venv
+	@rc=0; $(VENV)/bin/python -m pytest -q -m "not docker" tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
 

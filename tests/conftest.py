@@ -18,10 +18,29 @@ SHARED = REPO.parent / "shared"
 IMAGE = "cursus-local/sklearn-processing:1.2-1"
 
 
+# Fixtures that need the engine. A test using one (directly or through another fixture) must carry
+# the `docker` mark, so that `make test-fast` (-m "not docker") never needs an engine.
+ENGINE_FIXTURES = ("docker_client", "backend")
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [f"{item.nodeid} (uses {', '.join(f for f in ENGINE_FIXTURES if f in item.fixturenames)})"
+                for item in items
+                if any(f in getattr(item, "fixturenames", ()) for f in ENGINE_FIXTURES)
+                and item.get_closest_marker("docker") is None]
+    if unmarked:
+        raise pytest.UsageError("these tests need the Docker engine but lack @pytest.mark.docker:\n  "
+                                + "\n  ".join(unmarked))
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     from cursus_local.backends.images import docker_client as connect
-    client = connect()   # fails loudly (not a skip) when no engine answers: CI runs everything
+    from cursus_local.errors import UserError
+    try:
+        client = connect()
+    except UserError as exc:   # a failure, not a skip: CI runs everything
+        pytest.fail(f"{exc}\n(`make test-fast` runs the tests that need no engine)")
     try:
         client.images.get(IMAGE)
     except Exception:

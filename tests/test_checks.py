@@ -8,6 +8,8 @@ import pytest
 from cursus_local.data.checks import canonical_type, load_suite, validate
 from cursus_local.data.datasets import Layout, write_table
 from cursus_local.errors import UserError
+from cursus_local.results import jsonable
+from cursus_local.status import Verdict
 
 
 def expectation(kind, severity="critical", **kwargs):
@@ -145,3 +147,36 @@ def test_suite_file_round_trip(tmp_path):
     assert suite["expectations"][0]["severity"] == "critical"
     write_table(amounts(), tmp_path / "data")
     assert validate(tmp_path / "suite.json", tmp_path / "data").status == "PASS"
+
+
+def test_one_json_safe_conversion_for_every_result_file(tmp_path):
+    from datetime import date
+    value = {1: [np.int64(3), np.float32(0.5), float("nan"), pd.NA, pd.NaT, np.datetime64("NaT")],
+             "when": (date(2024, 1, 2), pd.Timestamp("2024-01-02 03:04")), "file": tmp_path,
+             "status": Verdict.WARN, "flag": np.bool_(True)}
+    out = jsonable(value)
+    assert out == {"1": [3, 0.5, None, None, None, None], "when": ["2024-01-02", "2024-01-02T03:04:00"],
+                   "file": str(tmp_path), "status": "WARN", "flag": True}
+    assert json.dumps(out) and type(out["1"][0]) is int and out["status"] is Verdict.WARN
+
+
+def test_non_data_files_beside_split_folders_are_not_checked(tmp_path):
+    """A step that exited 0 with report files beside its split folders passes its checks."""
+    for split in ("train", "val", "test"):
+        write_table(amounts(50), tmp_path / split,
+                    Layout(file_pattern=f"{split}_processed_data.csv"))
+    (tmp_path / "metrics.json").write_text('{"auc": 0.91}')
+    (tmp_path / "report.txt").write_text("all good\n")
+    (tmp_path / "_SUCCESS").write_text("")
+    result = validate(SUITE, tmp_path)
+    assert (result.status, result.splits, result.total_rows) == ("PASS", ["test", "train", "val"], 150)
+
+
+def test_dictionary_encoded_parquet_is_checked_on_its_values(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    table = pa.Table.from_pandas(amounts(), preserve_index=False)
+    table = table.set_column(2, "currency", table["currency"].dictionary_encode())
+    pq.write_table(table, tmp_path / "part-00000.parquet")
+    result = validate(SUITE, tmp_path)
+    assert result.status == "PASS", result.failures

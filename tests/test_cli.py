@@ -1,4 +1,4 @@
-"""The `cursus-local` command as a user runs it (a real process, the real engine)."""
+"""The `cursus-local` command as a user runs it (a real process; the real engine where marked)."""
 
 import json
 import os
@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from conftest import REPO, leftover_containers, write_step
 
-pytestmark = pytest.mark.docker
 CLI = [sys.executable, "-m", "cursus_local.cli"]
 
 
@@ -20,6 +19,7 @@ def cli(*args, cwd, env=None):
                           env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=300)
 
 
+@pytest.mark.docker
 def test_run_step_from_the_demo_scenario(tmp_path, docker_client):
     proc = cli("run-step", "currency_conversion", "--runs-dir", str(tmp_path), cwd=REPO / "scenarios/demo")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -33,6 +33,7 @@ def test_run_step_from_the_demo_scenario(tmp_path, docker_client):
     assert sorted(p.name for p in out.iterdir()) == ["test", "train", "val"]
 
 
+@pytest.mark.docker
 def test_run_step_with_explicit_flags_and_a_failure_summary(tmp_path, docker_client):
     script = """
         import os, sys
@@ -59,14 +60,39 @@ def test_run_step_with_explicit_flags_and_a_failure_summary(tmp_path, docker_cli
 
 
 def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path):
+    """Reported before the engine is asked anything: this needs no engine."""
     proc = cli("run-step", "currency_conversion", "--input", "input_data=/no/such/folder",
-               "--runs-dir", str(tmp_path), cwd=REPO / "scenarios/demo")
+               "--runs-dir", str(tmp_path), cwd=REPO / "scenarios/demo",
+               env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert "currency_conversion.step.yaml: contract.inputs.input_data" in proc.stdout
-    assert "fix: --input input_data=EXISTING_PATH" in proc.stdout
+    assert "currency_conversion.step.yaml: contract.inputs.input_data" in proc.stderr
+    assert "fix: --input input_data=EXISTING_PATH" in proc.stderr
+    assert not proc.stdout
 
 
+def test_an_error_message_is_text_on_stderr_not_rich_markup(tmp_path):
+    """`[upstream, downstream]` and `['a']` in a message are shown as they are, the fix too."""
+    dag = tmp_path / "dag.yaml"
+    dag.write_text("nodes: {a: {}, b: {}}\nedges: [[a]]\n")
+    proc = cli("run-pipeline", str(dag), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = " ".join(proc.stderr.split())
+    assert "edges[0]: expected [upstream, downstream], got ['a']" in err
+    assert "fix: write `- [a, b]`" in err
+    assert not proc.stdout
+
+
+def test_importing_the_cli_loads_nothing_heavy():
+    """Start-up is paid by every command: rich, the docker SDK, boto3, YAML, pydantic (typer loads
+    it to parse options) and the rest come with the command that needs them."""
+    heavy = ["rich", "docker", "boto3", "botocore", "yaml", "pyarrow", "pydantic", "great_expectations"]
+    code = f"import sys, cursus_local.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+@pytest.mark.docker
 def test_ctrl_c_stops_and_removes_the_container(tmp_path, docker_client):
     step = write_step(tmp_path, "forever", "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n", {})
     proc = subprocess.Popen([*CLI, "run-step", str(step), "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path,
@@ -83,6 +109,7 @@ def test_ctrl_c_stops_and_removes_the_container(tmp_path, docker_client):
     assert not leftover_containers(docker_client, data["job_name"])
 
 
+@pytest.mark.docker
 def test_everything_written_belongs_to_the_owner_of_the_work_folder(tmp_path, docker_client):
     """As in docker-compose: the runner is root, the repo folder belongs to the user."""
     work = tmp_path / "repo"

@@ -76,7 +76,7 @@ def test_round_trip_suggest_then_generate_then_validate_then_run(tmp_path, backe
     assert datasets.read_table(tmp_path / "data").num_rows == 600
 
     rerun = run_step(step, RunOptions(inputs={"input_data": str(tmp_path / "data")}),
-                     tmp_path / "runs", backend, name="on_generated")
+                     tmp_path / "runs_on_generated", backend)
     assert rerun.result.status == "Completed"
     assert sorted(p.name for p in rerun.result.outputs["processed_data"].iterdir()) == ["test", "train", "val"]
 
@@ -107,4 +107,4 @@ def test_generate_data_is_deterministic_and_shaped_like_the_sample(tmp_path):
 def test_user_errors_exit_2_with_the_fix(tmp_path, args, words):
     proc = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "error:" in proc.stdout and words in proc.stdout and "fix:" in proc.stdout
+    assert "error:" in proc.stderr and words in proc.stderr and "fix:" in proc.stderr

@@ -2,9 +2,9 @@ import json
 import shutil
 
 import pytest
+from cursus_local.cli.render import CONNECTION_COLUMNS, connection_rows
 from cursus_local.pipeline.connections import (
     ALIAS,
-    COLUMNS,
     EXACT,
     EXPLICIT,
     LAST_RESORT,
@@ -26,24 +26,87 @@ def run(tmp_path, nodes, edges):
 
 
 @needs_shared
-def test_real_xgboost_dag():
-    report = discover(load_dag(E2E))
-    found = pairs(report)
-    assert set(found) == {
-        ("TabularPreprocessing_training", "processed_data", "XGBoostTraining", "input_path"),
-        ("XGBoostTraining", "model_output", "Package", "model_input"),
-    }
-    via = found[("TabularPreprocessing_training", "processed_data", "XGBoostTraining", "input_path")]
-    assert via.how.startswith("alias input_path") and "TabularPreprocessing" in via.how
-    assert via.score == ALIAS + 5
-    assert len(report.missing_steps) == 6 and len(report.skipped_edges) == 9
-    assert {(p.node, p.input) for p in report.unchecked} == {
-        ("TabularPreprocessing_training", "DATA"), ("TabularPreprocessing_calibration", "DATA")}
-    assert not report.unfed_required and not report.ambiguous and not report.ok
-    rows = report.to_rows()
-    assert all(len(r) == len(COLUMNS) for r in rows)
-    assert {r[0] for r in rows} == {"ok", "skipped", "unchecked", "no step file"}
-    assert json.loads(json.dumps(report.to_dict()))["ok"] is False
+@pytest.mark.parametrize("dag_file", sorted((CURSUS / "dags").glob("*.dag.json")), ids=lambda p: p.name)
+def test_every_real_cursus_dag_connects(dag_file, tmp_path):
+    """What holds for any real Cursus DAG: each connection is an edge's, between real channels,
+    scored as its reason says; each required input is fed or reported with a fix; each edge
+    between known steps carries data. Then, with one interface hidden, what it fed is unchecked."""
+    from collections import Counter
+
+    from cursus_local.pipeline.connections import (
+        COMPATIBLE_BONUS,
+        PER_KEYWORD,
+        SEMANTIC_BASE,
+        SEMANTIC_MAX,
+    )
+
+    def required(node, name):          # the spec's `required` wins over the contract's
+        deps = node.spec.get("dependencies") or {}
+        return (deps.get(name) or {}).get("required", node.step.inputs[name].required)
+
+    dag = load_dag(dag_file)
+    report = discover(dag)
+    edges = {(e.upstream, e.downstream) for e in dag.edges}
+    for c in report.connections:
+        up, down = dag.nodes[c.upstream], dag.nodes[c.downstream]
+        assert (c.upstream, c.downstream) in edges
+        assert c.output in up.step.outputs and c.input in down.step.inputs
+        reason, _, compatible = c.how.partition("; compatible source ")
+        dep = (down.spec.get("dependencies") or {}).get(c.input) or {}
+        out = (up.spec.get("outputs") or {}).get(c.output) or {}
+        if reason == "exact name":
+            assert c.output == c.input and c.score - bool(compatible) * COMPATIBLE_BONUS == EXACT
+        elif reason.startswith("alias "):
+            assert reason == f"alias {c.input}" and c.input.lower() in [a.lower() for a in out["aliases"]]
+            assert c.score - bool(compatible) * COMPATIBLE_BONUS == ALIAS
+        elif reason.startswith("semantic: "):
+            hits = reason.removeprefix("semantic: ").split(", ")
+            assert set(hits) <= {k.lower() for k in [c.input, *dep.get("semantic_keywords", [])]}
+            assert c.score - bool(compatible) * COMPATIBLE_BONUS == min(
+                SEMANTIC_BASE + PER_KEYWORD * len(hits), SEMANTIC_MAX)
+        else:
+            assert reason.startswith("last resort") and c.score == LAST_RESORT
+        if compatible:
+            assert compatible in up.step_types and compatible in dep["compatible_sources"]
+    fed = [(c.downstream, c.input) for c in report.connections + report.external]
+    assert len(fed) == len(set(fed))                                  # an input is fed once
+    assert max(Counter((c.upstream, c.output, c.downstream) for c in report.connections).values(),
+               default=1) == 1                                        # an output feeds one input of a node
+    problems = report.unfed_required + report.ambiguous + report.unchecked
+    assert all(p.fix and p.message for p in problems + report.missing_steps)
+    assert not {(p.node, p.input) for p in problems} & set(fed)
+    accounted = set(fed) | {(p.node, p.input) for p in problems}
+    assert all((n.name, i) in accounted for n in dag.nodes.values() if n.step
+               for i in n.step.inputs if required(n, i))   # every required input: fed, or said why not
+    known = {n for n, node in dag.nodes.items() if node.step}
+    assert set(report.skipped_edges) == {e for e in edges if not set(e) <= known}
+    assert all(any((c.upstream, c.downstream) == e for c in report.connections)
+               for e in edges if set(e) <= known)                     # every edge carries data
+    assert {p.node for p in report.missing_steps} == {n.name for n in dag.missing_steps}
+    assert report.ok == (not problems and not report.missing_steps)
+    rows = connection_rows(report)
+    assert all(len(r) == len(CONNECTION_COLUMNS) for r in rows)
+    assert sum(r[0] == "ok" for r in rows) == len(report.connections) > 0
+    assert json.loads(json.dumps(report.to_dict())) == report.to_dict()
+    assert report.to_dict()["ok"] is report.ok
+
+    # hide the interface of the first node: it is reported missing, its edges skipped, and each
+    # required input it fed is fed by another parent or reported unchecked, naming it
+    first = dag.topological_order()[0]
+    hidden = dag.nodes[first].step.file
+    (tmp_path / "dags").mkdir()
+    shutil.copytree(hidden.parent, tmp_path / "interfaces", ignore=lambda d, names: [hidden.name])
+    copy = discover(load_dag(shutil.copy(dag_file, tmp_path / "dags")))
+    assert first in {p.node for p in copy.missing_steps} and not copy.ok
+    assert {e for e in edges if first in e} <= set(copy.skipped_edges)
+    still_fed = {(c.downstream, c.input) for c in copy.connections + copy.external}
+    unchecked = {(p.node, p.input): p for p in copy.unchecked}
+    for c in report.connections:
+        if c.upstream == first and required(dag.nodes[c.downstream], c.input) \
+                and (c.downstream, c.input) not in still_fed:
+            assert first in unchecked[(c.downstream, c.input)].message
+    statuses = {r[0] for r in connection_rows(copy)}
+    assert "no step file" in statuses and ("skipped" in statuses) == any(first in e for e in edges)
 
 
 @needs_shared
@@ -101,7 +164,7 @@ def test_ambiguous_match_is_reported_with_a_fix(tmp_path):
     assert (problem.node, problem.input) == ("fit", "data")
     assert "split.train_data" in problem.message and "split.test_data" in problem.message
     assert "map: {test_data: data}" in problem.fix or "map: {train_data: data}" in problem.fix
-    assert any(r[0] == "ambiguous" for r in report.to_rows())
+    assert any(r[0] == "ambiguous" for r in connection_rows(report))
 
 
 def test_unfed_required_input_is_reported_with_its_fix(tmp_path):

@@ -1,5 +1,7 @@
 import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from cursus_local.errors import UserError
@@ -8,6 +10,7 @@ from dag_files import CURSUS, write_dag, write_step
 
 E2E = CURSUS / "dags" / "xgboost_complete_e2e.dag.json"
 needs_shared = pytest.mark.skipif(not E2E.is_file(), reason="../shared/cursus samples absent")
+REAL_DAGS = sorted((CURSUS / "dags").glob("*.dag.json"))
 
 
 @pytest.fixture
@@ -82,23 +85,61 @@ def test_split_job_type():
     assert split_job_type("XGBoostTraining") == ("XGBoostTraining", None)
 
 
-@needs_shared
-def test_real_cursus_dag_resolves_step_types_and_reports_missing():
-    dag = load_dag(E2E)
-    assert dag.name == "xgboost_complete_e2e" and len(dag.nodes) == 10 and len(dag.edges) == 11
-    prep = dag.nodes["TabularPreprocessing_calibration"]
-    assert prep.step.step_type == "TabularPreprocessing" and prep.job_type == "calibration"
-    assert dag.nodes["XGBoostTraining"].step.step_type == "XGBoostTraining"
-    assert dag.nodes["Package"].step is not None
-    assert {n.name for n in dag.missing_steps} == {
-        "CradleDataLoading_training", "CradleDataLoading_calibration", "ModelCalibration_calibration",
-        "Registration", "Payload", "XGBoostModelEval_calibration"}
-    assert "step_type: CradleDataLoading" in dag.nodes["CradleDataLoading_training"].missing
+def _normal(name: str) -> str:
+    return name.replace("_", "").replace("-", "").lower()
+
+
+def copy_without(dag_file: Path, hidden: set[Path], folder: Path) -> Path:
+    """A copy of a real DAG beside a copy of the real interfaces, less the `hidden` files."""
+    (folder / "dags").mkdir(parents=True)
+    (folder / "interfaces").mkdir()
+    for path in (CURSUS / "interfaces").iterdir():
+        if path.resolve() not in hidden:
+            shutil.copy(path, folder / "interfaces")
+    return Path(shutil.copy(dag_file, folder / "dags"))
+
+
+@pytest.mark.parametrize("dag_file", REAL_DAGS, ids=lambda p: p.name)
+def test_every_real_cursus_dag_resolves_its_steps_or_reports_them_missing(dag_file, tmp_path):
+    doc = json.loads(dag_file.read_text())
+    dag = load_dag(dag_file)
+    assert dag.name == (doc.get("metadata") or {}).get("name", dag_file.name.split(".")[0])
+    assert list(dag.nodes) == doc["dag"]["nodes"]
+    assert [[e.upstream, e.downstream] for e in dag.edges] == doc["dag"]["edges"]
+    for node in dag.nodes.values():
+        step_type, job_type = split_job_type(node.name)
+        assert node.job_type == job_type            # TabularPreprocessing_calibration -> calibration
+        if node.step is None:
+            assert f"step_type: {step_type}" in node.missing
+            assert str((CURSUS / "interfaces").resolve()) in node.missing
+        else:   # found by its file name or its declared step_type
+            assert {_normal(node.step.name), _normal(node.step.step_type or "")} & {
+                _normal(node.name), _normal(step_type)}
     order = dag.topological_order()
+    assert sorted(order) == sorted(dag.nodes)
     assert all(order.index(e.upstream) < order.index(e.downstream) for e in dag.edges)
-    assert dag.levels()[-1] == ["Registration"]
-    with pytest.raises(UserError, match="6 node.*CradleDataLoading_training"):
+    level = {n: i for i, group in enumerate(dag.levels()) for n in group}
+    assert set(level) == set(dag.nodes) and all(level[e.upstream] < level[e.downstream] for e in dag.edges)
+    if dag.missing_steps:
+        with pytest.raises(UserError, match=f"{len(dag.missing_steps)} node"):
+            dag.require_steps()
+    else:
         dag.require_steps()
+
+    # without the interface of its first node, that node (and any sharing the file) is missing,
+    # said where we looked and what to do; the others resolve as before
+    hidden = dag.nodes[order[0]].step.file.resolve()
+    copy = load_dag(copy_without(dag_file, {hidden}, tmp_path))
+    gone = {n.name for n in dag.nodes.values() if n.step and n.step.file.resolve() == hidden}
+    assert {n.name for n in copy.missing_steps} == gone | {n.name for n in dag.missing_steps}
+    for name in gone:
+        assert f"step_type: {split_job_type(name)[0]}" in copy.nodes[name].missing
+        assert str((tmp_path / "interfaces").resolve()) in copy.nodes[name].missing
+    assert all(copy.nodes[n].step.name == dag.nodes[n].step.name for n in dag.nodes
+               if n not in gone and dag.nodes[n].step)
+    with pytest.raises(UserError) as err:
+        copy.require_steps()
+    assert all(name in err.value.message for name in gone) and err.value.fix and err.value.field == "nodes"
 
 
 @needs_shared
@@ -167,6 +208,15 @@ def test_bad_nodes_name_the_field_and_fix(tmp_path, steps, nodes, field, message
     with pytest.raises(UserError, match=message) as err:
         load_dag(path)
     assert err.value.field == field and err.value.fix
+
+
+def test_unknown_keys_get_a_did_you_mean(tmp_path, steps):
+    with pytest.raises(UserError) as err:
+        load_dag(write_dag(tmp_path, {"nodes": {"prep": {"stpe": "prep"}}}))
+    assert err.value.message == "unknown key 'stpe'" and err.value.fix == "did you mean 'step'?"
+    with pytest.raises(UserError) as err:
+        load_dag(write_dag(tmp_path, {"nodes": {"prep": {"zzz": 1}}}))
+    assert err.value.fix == "use one of: env, image, inputs, job_arguments, step"
 
 
 def test_input_fed_by_map_and_external_binding_is_an_error(tmp_path, steps):

@@ -11,6 +11,7 @@ import pytest
 from cursus_local.data.datasets import (
     Layout,
     detect_layout,
+    is_junk,
     read_splits,
     read_table,
     sample,
@@ -69,12 +70,15 @@ def test_tsv_headerless_csv_json_lines_json_array_parquet(tmp_path):
     assert read_table(tmp_path / "e.parquet", columns=["id"]).column_names == ["id"]
 
 
-def test_unparseable_metadata_file_is_named(tmp_path):
+def test_metadata_json_beside_data_is_ignored_but_named_beside_json_data(tmp_path):
     (tmp_path / "part-00000.csv").write_text(CSV)
     (tmp_path / "metadata.json").write_text('{\n  "model": "xgb",\n  "params": {"eta": 0.1}\n}\n')
-    with pytest.raises(UserError) as e:
+    assert read_table(tmp_path).num_rows == 3         # a .json beside CSV data is not data
+    (tmp_path / "part-00000.csv").unlink()
+    (tmp_path / "data.json").write_text(json.dumps([{"id": 1, "amount": 2.5}]))
+    with pytest.raises(UserError) as e:               # beside JSON data: which is data is unclear
         read_table(tmp_path)
-    assert "metadata.json" in str(e.value)
+    assert "metadata.json" in str(e.value) and "not data" in e.value.fix
 
 
 def test_binary_file_is_named(tmp_path):
@@ -156,3 +160,125 @@ def test_sample_is_deterministic():
     assert (info.total_rows, info.sample_rows) == (10_000, 100)
     whole, info = sample(table, 20_000)
     assert whole is table and info.method == "all rows"
+
+
+@pytest.mark.parametrize("rel, size, junk", [
+    ("part-00000.csv", 10, False), ("train/part-00000.csv.gz", 10, False),
+    ("part-00000.csv", 0, True), ("_SUCCESS", 0, True), (".part-00000.csv.crc", 8, True),
+    ("part-00000.csv.md5", 8, True), ("_temporary/0/part-9.csv", 8, True), ("train/", 0, True),
+])
+def test_one_junk_rule_for_local_files_and_s3_keys(rel, size, junk):
+    assert is_junk(rel, size) is junk
+
+
+def write_cursus_splits(folder, fmt="csv"):
+    """Splits as Cursus's tabular_preprocessing writes them: <split>/<split>_processed_data.<fmt>."""
+    for split in ("train", "test", "val"):
+        (folder / split).mkdir(parents=True)
+        path = folder / split / f"{split}_processed_data.{fmt}"
+        frame().to_parquet(path) if fmt == "parquet" else frame().to_csv(path, index=False)
+
+
+def test_split_file_names_follow_each_split(tmp_path):
+    write_cursus_splits(tmp_path / "sample")
+    layout = detect_layout(tmp_path / "sample")
+    assert (layout.file_pattern, layout.splits, layout.per_split) == (
+        "{split}_processed_data.csv", ["test", "train", "val"], {})
+    write_table(frame().assign(s=["train"] * 4 + ["test"] * 3 + ["val"] * 3), tmp_path / "out",
+                layout, split_column="s")
+    assert sorted(p.relative_to(tmp_path / "out").as_posix()
+                  for p in (tmp_path / "out").rglob("*.csv")) == [
+        "test/test_processed_data.csv", "train/train_processed_data.csv",
+        "val/val_processed_data.csv"]
+
+
+def test_split_name_is_replaced_only_as_a_whole_word(tmp_path):
+    for split, name in (("a", "data.csv"), ("b", "data.csv")):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / name).write_text(CSV)
+    assert detect_layout(tmp_path).file_pattern == "data.csv"
+
+
+def test_splits_in_different_formats_keep_their_own_layout(tmp_path):
+    write_cursus_splits(tmp_path / "sample")
+    (tmp_path / "sample" / "val" / "val_processed_data.csv").unlink()
+    frame().to_parquet(tmp_path / "sample" / "val" / "part-00000.parquet")
+    layout = detect_layout(tmp_path / "sample")
+    assert (layout.format, layout.file_pattern) == ("csv", "{split}_processed_data.csv")
+    assert (layout.per_split["val"].format, layout.per_split["val"].file_pattern) == (
+        "parquet", "part-{i:05d}.parquet")
+    write_table(frame().assign(s=["train"] * 5 + ["val"] * 5), tmp_path / "out", layout,
+                split_column="s")
+    assert read_table(tmp_path / "out" / "val" / "part-00000.parquet").num_rows == 5
+    assert read_table(tmp_path / "out" / "train" / "train_processed_data.csv").num_rows == 5
+
+
+@pytest.mark.parametrize("pattern, splits, message", [
+    ("{part}.csv", ["train"], r"unknown placeholder \{part\}"),
+    ("part-{}.csv", [], r"unknown placeholder \{\}"),
+    ("part-{i:05q}.csv", [], "Unknown format code"),
+    ("part-{i.csv", [], "expected '}'"),
+    ("{split}.csv", [], r"\{split\} needs splits"),
+    ("out/part-{i}.csv", [], "a file name, not a path"),
+])
+def test_bad_file_pattern_is_a_user_error_naming_the_placeholders(pattern, splits, message):
+    with pytest.raises(UserError, match=message) as raised:
+        Layout(file_pattern=pattern, splits=splits)
+    assert raised.value.field == "file_pattern"
+    assert "{i}" in raised.value.fix and "{split}" in raised.value.fix
+
+
+def test_file_pattern_with_split_and_shard_number(tmp_path):
+    layout = Layout(shards=2, splits=["train", "test"], file_pattern="{split}-{i:02d}.csv")
+    write_table(frame().assign(s=["train", "test"] * 5), tmp_path, layout, split_column="s")
+    assert sorted(p.name for p in tmp_path.rglob("*.csv")) == [
+        "test-00.csv", "test-01.csv", "train-00.csv", "train-01.csv"]
+    assert detect_layout(tmp_path).file_pattern == "{split}-{i:02d}.csv"
+    with pytest.raises(UserError, match="2 shards need a numbered file pattern"):
+        Layout(shards=2, splits=["train"], file_pattern="{split}.csv")
+    with pytest.raises(UserError, match=r"\{split\}"):
+        write_table(frame(), tmp_path / "flat", layout)    # no split to name the files by
+
+
+def test_non_data_files_beside_split_folders_are_ignored(tmp_path):
+    write_cursus_splits(tmp_path)
+    (tmp_path / "metrics.json").write_text('{"auc": 0.91}')
+    (tmp_path / "report.txt").write_text("all good\n")
+    (tmp_path / "signature").write_text("id,amount,currency\n")
+    (tmp_path / "_SUCCESS").write_text("")
+    assert {k: v.num_rows for k, v in read_splits(tmp_path).items()} == {
+        "test": 10, "train": 10, "val": 10}
+    assert detect_layout(tmp_path).file_pattern == "{split}_processed_data.csv"
+
+
+def test_data_file_beside_split_folders_is_named_in_the_error(tmp_path):
+    write_cursus_splits(tmp_path)
+    (tmp_path / "all_data.csv").write_text(CSV)
+    with pytest.raises(UserError, match="all_data.csv") as raised:
+        read_splits(tmp_path)
+    assert raised.value.file == str(tmp_path / "all_data.csv")
+    assert "split folder" in raised.value.fix
+
+
+def test_non_data_files_beside_data_files_are_ignored(tmp_path):
+    (tmp_path / "part-00000.csv").write_text(CSV)
+    (tmp_path / "part-00001.csv.gz").write_bytes(gzip.compress(CSV.encode()))
+    (tmp_path / "metrics.json").write_text('{"auc": 0.91}')
+    (tmp_path / "report.txt").write_text("all good\n")
+    (tmp_path / "metadata").write_text("varname,iscategory,datatype\nid,false,int64\n")
+    assert read_table(tmp_path).num_rows == 6
+    assert detect_layout(tmp_path).file_pattern == "part-{i:05d}.csv"   # the first shard's name
+    (tmp_path / "extra").mkdir()
+    for name in ("part-00000", "part-00001"):     # no extension: the content decides
+        (tmp_path / "extra" / name).write_text(CSV)
+    (tmp_path / "extra" / "report.txt").write_text("all good\n")
+    assert read_table(tmp_path / "extra").num_rows == 6
+
+
+def test_dictionary_encoded_parquet_reads_as_plain_values(tmp_path):
+    table = pa.table({"c": pa.array(["a", "b", "a"]).dictionary_encode(), "n": [1, 2, 3]})
+    pq.write_table(table, tmp_path / "part-00000.parquet")
+    pq.write_table(pa.table({"c": ["c"], "n": [4]}), tmp_path / "part-00001.parquet")
+    read = read_table(tmp_path)
+    assert read.schema.field("c").type == pa.string()
+    assert read.column("c").to_pylist() == ["a", "b", "a", "c"]

@@ -6,6 +6,7 @@ from cursus_local.backends.images import ecr_auth, ensure_image
 from cursus_local.errors import UserError
 
 
+@pytest.mark.docker
 def test_a_missing_image_that_cannot_be_pulled_says_how_to_get_it(docker_client):
     with pytest.raises(UserError) as err:
         ensure_image(docker_client, "cursus-local/no-such-image:0")

@@ -113,7 +113,7 @@ def test_unfed_inputs_are_reported_before_any_container_starts(scenarios):
     dag.write_text(dag.read_text().replace("    inputs: {DATA: data/raw}\n", ""))
     proc, results = run_pipeline(dag)
     assert proc.returncode == 2
-    assert "tabular_preprocessing.DATA" in proc.stdout and "fix:" in proc.stdout
+    assert "tabular_preprocessing.DATA" in proc.stderr and "fix:" in proc.stderr
     assert results is None                                  # no run folder: nothing started
 
 
@@ -126,24 +126,28 @@ def test_every_node_problem_is_reported_before_any_container_starts(scenarios):
     dag.write_text(text)
     proc, results = run_pipeline(dag)
     assert proc.returncode == 2
-    out = " ".join(proc.stdout.split())
+    out = " ".join(proc.stderr.split())
     assert "3 problem(s) found before running" in out
     assert "--env LABEL_FIELD=VALUE" in out and "--job-arg job_type=VALUE" in out
     assert "this step takes no job arguments" in out and "under nodes.scoring." in out
     assert results is None
 
 
-def test_discover_connections_on_the_real_cursus_dag():
-    dag = REPO.parent / "shared" / "cursus" / "dags" / "xgboost_complete_e2e.dag.json"
-    if not dag.is_file():
-        pytest.skip("../shared/cursus is not beside this repo")
+@pytest.mark.parametrize("dag", sorted((REPO.parent / "shared" / "cursus" / "dags").glob("*.dag.json")),
+                         ids=lambda p: p.name)
+def test_discover_connections_on_the_real_cursus_dag(dag):
+    """On every real DAG the command prints the very report discovery makes (test_connections.py
+    says what holds for it) plus the static compatibility, and exits 1 exactly when it is not ok."""
+    from cursus_local.pipeline.connections import discover
+    from cursus_local.pipeline.dag import load_dag
+
     proc = subprocess.run([*CLI, "discover-connections", "--dag-file", str(dag), "--json"],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1          # some nodes have no interface file: not ok, and said so
-    report = json.loads(proc.stdout)
-    pairs = {(c["upstream"], c["output"], c["downstream"], c["input"]) for c in report["connections"]}
-    assert ("TabularPreprocessing_training", "processed_data", "XGBoostTraining", "input_path") in pairs
-    assert {p["node"] for p in report["missing_steps"]} >= {"CradleDataLoading_training", "Registration"}
+    expected = json.loads(json.dumps(discover(load_dag(dag)).to_dict()))
+    assert proc.returncode == (0 if expected["ok"] else 1), proc.stdout + proc.stderr
+    printed = json.loads(proc.stdout)
+    assert isinstance(printed.pop("static_compatibility"), list)
+    assert printed == expected and printed["connections"]
 
 
 def test_test_flow_reports_the_handoff_in_the_data_flow_shape(scenarios):

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, write_step
-from cursus_local.data import checks, datasets
+from cursus_local.data import checks, datasets, synthetic
 from cursus_local.errors import UserError
+from cursus_local.status import Verdict
 from cursus_local.unit import config as scenario_config
+from cursus_local.unit import inputs
 from cursus_local.unit import tester as scenarios
+from cursus_local.unit.model import Case
 from cursus_local.unit.quality import evaluate_outputs
 
 DEMO = REPO / "scenarios" / "demo"
@@ -92,10 +95,10 @@ def test_an_unknown_script_is_an_error_naming_the_fix(tmp_path):
 
 def test_synthetic_inputs_take_the_samples_layout_are_seeded_and_pass_the_suite(tmp_path):
     tests = scenario_config.load_tests(None, DEMO, "currency_conversion")["currency_conversion"]
-    case = scenario_config.Case("c", 900, params={"input_data": {"currencies": ["EUR"]}}, seed=7)
-    plans = scenario_config.plan_inputs(tests.step, case)
-    first = scenarios.write_inputs(plans, tmp_path / "a", case.rows, case.seed)["input_data"]
-    again = scenarios.write_inputs(plans, tmp_path / "b", case.rows, case.seed)["input_data"]
+    case = Case("c", 900, params={"input_data": {"currencies": ["EUR"]}}, seed=7)
+    plans = inputs.plan_inputs(tests.step, case)
+    first = inputs.write_inputs(plans, tmp_path / "a", case.rows, case.seed)["input_data"]
+    again = inputs.write_inputs(plans, tmp_path / "b", case.rows, case.seed)["input_data"]
     files = sorted(p.relative_to(first) for p in first.rglob("*.csv"))
     assert [str(f) for f in files] == ["test/part-00000.csv", "train/part-00000.csv", "val/part-00000.csv"]
     assert all((first / f).read_bytes() == (again / f).read_bytes() for f in files)
@@ -105,9 +108,63 @@ def test_synthetic_inputs_take_the_samples_layout_are_seeded_and_pass_the_suite(
     assert set(table.column("currency_code").drop_null().to_pylist()) == {"EUR"}
 
     case.layout = datasets.Layout(format="parquet", shards=2)   # an explicit layout wins
-    plans = scenario_config.plan_inputs(tests.step, case)
-    out = scenarios.write_inputs(plans, tmp_path / "c", 100, 0)["input_data"]
+    plans = inputs.plan_inputs(tests.step, case)
+    out = inputs.write_inputs(plans, tmp_path / "c", 100, 0)["input_data"]
     assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
+
+
+def test_loading_checks_parameters_without_generating_data(monkeypatch):
+    def no_data(*args, **kwargs):
+        raise AssertionError("loading the config generated data")
+    monkeypatch.setattr(synthetic, "generate", no_data)
+    monkeypatch.setattr(synthetic, "generate_to", no_data)
+    tests = scenario_config.load_tests(scenario_config.default_config(DEMO), DEMO)
+    assert tests["currency_conversion"].unit_tests[0].cases[0].params   # read, checked, not generated
+    step = tests["currency_conversion"].step
+    with pytest.raises(UserError, match="'colours' names no column") as error:
+        inputs.check_params(step, Case("c", 10, params={"input_data": {"colours": ["red"]}}))
+    assert error.value.field == "params.colours" and "currency_code" in error.value.fix
+
+
+def test_generate_writes_a_scenarios_data_in_the_layout_asked_and_checks_it(tmp_path):
+    config = scenario_config.default_config(DEMO)
+    case = scenario_config.scenario_case(config, DEMO, "currency_conversion", "multi_currency_data")
+    made = inputs.generate(tmp_path / "out", scenario_dir=DEMO, script="currency_conversion", case=case,
+                           rows=120, params={"currencies": ["GBP"]}, format="parquet", splits="a,b")
+    (only,) = made.inputs
+    assert (made.rows, made.seed, only.name, only.folder) == (120, case.seed, "input_data", tmp_path / "out")
+    assert only.check == Verdict.PASS and only.files == 2 and only.layout.splits == ["a", "b"]
+    assert sorted(str(p.relative_to(only.folder)) for p in only.folder.rglob("*.parquet")) == [
+        "a/part-00000.parquet", "b/part-00000.parquet"]
+    table = datasets.read_table(only.folder)
+    assert table.num_rows == 120 and set(table.column("currency_code").drop_null().to_pylist()) == {"GBP"}
+    assert set(table.column("marketplace_id").to_pylist()) <= {1, 2, 3}     # the scenario's own
+    suite = DEMO / "suites" / "currency_conversion.input_data.json"   # a suite alone, no step
+    alone = inputs.generate(tmp_path / "alone", scenario_dir=DEMO, suite=suite, rows=7, seed=3)
+    assert [(i.name, i.folder, i.check) for i in alone.inputs] == [("data", tmp_path / "alone", Verdict.PASS)]
+
+
+@pytest.mark.parametrize("kwargs, field, words", [
+    ({}, "--script", "pass --script NAME"),
+    ({"script": "currency_conversion", "input": "nope"}, "--input", "use one of ['input_data']"),
+    ({"script": "currency_conversion", "params": {"bogus": 1}}, "params.bogus", "the columns are"),
+])
+def test_generate_errors_name_the_option_and_the_fix(tmp_path, kwargs, field, words):
+    with pytest.raises(UserError) as error:
+        inputs.generate(tmp_path / "out", scenario_dir=DEMO, **kwargs)
+    assert error.value.field == field and words in str(error.value)
+    assert not (tmp_path / "out").exists()                  # nothing written before the error
+
+
+def test_generate_refuses_a_folder_that_holds_files(tmp_path):
+    (tmp_path / "kept.csv").write_text("a\n1\n")
+    with pytest.raises(UserError, match="not empty") as error:
+        inputs.generate(tmp_path, scenario_dir=DEMO, script="currency_conversion")
+    assert error.value.file == str(tmp_path) and error.value.fix
+    with pytest.raises(UserError, match="no data scenario 'nope'") as error:
+        scenario_config.scenario_case(scenario_config.default_config(DEMO), DEMO,
+                                      "currency_conversion", "nope")
+    assert "multi_currency_data" in error.value.fix
 
 
 # ----------------------------------------------------------------------------- quality checks

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from cursus_local.data import checks, datasets, suggest, synthetic
 
@@ -90,3 +91,33 @@ def test_write_suite_writes_loadable_json(tmp_path, suggested):
     path = suggest.write_suite(suggested, tmp_path / "suites" / "orders.json")
     assert json.loads(path.read_text()) == suggested
     assert checks.load_suite(path)["expectations"] == suggested["expectations"]
+
+
+def test_non_data_files_beside_split_folders(tmp_path):
+    """Real output: split folders plus a report, metrics and a marker; only the splits are data."""
+    table = observed_output(300)
+    for split in ("train", "val", "test"):
+        datasets.write_table(table, tmp_path / split, datasets.Layout(
+            format="csv", file_pattern=f"{split}_processed_data.csv"))
+    (tmp_path / "metrics.json").write_text('{"auc": 0.91, "rows": 900}')
+    (tmp_path / "report.txt").write_text("preprocessing finished\n")
+    (tmp_path / "_SUCCESS").write_text("")
+    suite = suggest.suggest_suite(tmp_path, name="processed")
+    assert suite["expectations"][0]["kwargs"]["column_list"] == table.column_names
+    assert checks.validate(suite, tmp_path).status == "PASS"
+
+
+def test_dictionary_encoded_parquet(tmp_path):
+    """pyarrow (and pandas categoricals, and Spark) write dictionary-encoded string columns."""
+    table = observed_output(500)
+    encoded = table.set_column(1, "currency_code", table["currency_code"].dictionary_encode())
+    encoded = encoded.set_column(8, "comment", encoded["comment"].dictionary_encode())
+    pq.write_table(encoded, tmp_path / "part-00000.parquet")
+    suite = suggest.suggest_suite(tmp_path, name="encoded")
+    currency = by_type(suite, "currency_code")
+    assert currency["column_values_to_be_of_type"]["kwargs"]["type_"] == "str"
+    assert currency["column_values_to_be_in_set"]["kwargs"]["value_set"] == ["EUR", "GBP", "USD"]
+    assert checks.validate(suite, tmp_path).status == "PASS"
+    layout = datasets.detect_layout(tmp_path)
+    synthetic.generate_to(tmp_path / "synthetic", suite, 1000, seed=2, layout=layout)
+    assert checks.validate(suite, tmp_path / "synthetic").status == "PASS"

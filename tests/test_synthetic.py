@@ -145,6 +145,22 @@ def test_bad_parameters_raise_clear_errors(params, message):
         assert "['currency_code', 'marketplace_id']" in error.value.fix
 
 
+@pytest.mark.parametrize("params, message", [
+    ({"colours": ["red"]}, "'colours' names no column"),
+    ({"temperature": 3}, "unknown scenario parameter 'temperature'"),
+    ({"missing_currency_rate": 1.5}, "expected a number from 0 to 1"),
+    ({"data_size": 2.5}, "expected a whole number >= 0"),
+    ({"columns": {"x": {"type": "complex"}}}, "unknown type 'complex'"),
+])
+def test_parameters_are_checked_without_generating(params, message):
+    synthetic.check_params(SETS_AND_NULLS, {"currencies": ["JPY"], "data_size": 10**12})  # instant
+    with pytest.raises(UserError, match=message) as error:
+        synthetic.check_params(SETS_AND_NULLS, params)
+    assert error.value.field.startswith("params.") and error.value.file is None   # the loader adds it
+    with pytest.raises(UserError, match="no columns"):
+        synthetic.check_params(None, {})
+
+
 def test_no_columns_is_an_error():
     with pytest.raises(UserError, match="no columns"):
         synthetic.generate(None, rows=10)
@@ -167,3 +183,40 @@ def test_ten_columns_with_regex_unique_and_value_params():
     assert table.shape == (10_000, 10)
     assert set(table.column("currency_code").drop_null().to_pylist()) <= {"USD", "EUR"}
     assert len(set(table.column("user_id").to_pylist())) == 10_000
+
+def test_synthetic_splits_are_named_like_the_sample(tmp_path):
+    """Cursus's tabular_preprocessing writes <split>/<split>_processed_data.csv; a consumer opens
+    exactly those names, so data generated in the sample's layout must use them in every split."""
+    for split in ("train", "test", "val"):
+        datasets.write_table(synthetic.generate(RANGES, rows=5), tmp_path / "sample" / split,
+                             datasets.Layout(file_pattern=f"{split}_processed_data.csv"))
+    layout = datasets.detect_layout(tmp_path / "sample")
+    paths = synthetic.generate_to(tmp_path / "out", RANGES, 300, layout=layout)
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in paths) == [
+        "test/test_processed_data.csv", "train/train_processed_data.csv",
+        "val/val_processed_data.csv"]
+    assert checks.validate(RANGES, tmp_path / "out").status == "PASS"
+
+
+def test_synthetic_splits_in_different_formats(tmp_path):
+    datasets.write_table(synthetic.generate(RANGES, rows=5), tmp_path / "sample" / "train",
+                         datasets.Layout(format="parquet"))
+    datasets.write_table(synthetic.generate(RANGES, rows=5), tmp_path / "sample" / "test",
+                         datasets.Layout(format="tsv", compression="gzip"))
+    layout = datasets.detect_layout(tmp_path / "sample")
+    synthetic.generate_to(tmp_path / "out", RANGES, 300, layout=layout)
+    assert sorted(p.relative_to(tmp_path / "out").as_posix()
+                  for p in (tmp_path / "out").rglob("*.*")) == [
+        "test/part-00000.tsv.gz", "train/part-00000.parquet"]
+    assert checks.validate(RANGES, tmp_path / "out").status == "PASS"
+
+
+def test_generate_data_options_keep_the_samples_split_names():
+    """`generate-data --format/--shards/--splits` change a sample's layout; its per-split names
+    stay while they fit, with the new format's extension."""
+    from cursus_local.unit.inputs import _with_options
+    sample = datasets.Layout(splits=["train", "test"], file_pattern="{split}_processed_data.csv")
+    assert _with_options(sample, "parquet", None, None).file_pattern == \
+        "{split}_processed_data.parquet"
+    assert _with_options(sample, None, None, "a,b").file_pattern == "{split}_processed_data.csv"
+    assert _with_options(sample, None, 3, None).file_pattern == "part-{i:05d}.csv"  # no {i}

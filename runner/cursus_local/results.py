@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import time
@@ -38,3 +39,25 @@ def write_json(path: Path, data: dict) -> Path:
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def jsonable(value):
+    """`value` as JSON holds it, for every result file: numpy scalars as Python numbers, NaN, NA
+    and NaT as null, dates in ISO form, paths and anything else as text. str enums stay as they
+    are (they are strings)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if hasattr(value, "item"):          # numpy and pandas scalars
+        try:
+            return jsonable(value.item())
+        except (ValueError, TypeError):
+            pass
+    if str(value) in ("<NA>", "NaT"):   # pandas' missing values (NaT has an isoformat: "NaT")
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

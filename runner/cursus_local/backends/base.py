@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..jobs.processing import ProcessingJob
+from ..results import jsonable
 from ..status import JobEvent, JobStatus
 
 EventHandler = Callable[[JobEvent], None]
@@ -56,15 +57,7 @@ class JobResult:
         out = asdict(self)
         out.update(exit_code=self.exit_code, peak_memory_bytes=self.peak_memory_bytes,
                    cpu_seconds=self.cpu_seconds)
-        return _jsonable(out)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return str(value) if isinstance(value, Path) else value
+        return jsonable(out)
 
 
 class Backend(Protocol):

@@ -11,14 +11,25 @@ For each of InstanceCount hosts (algo-1..algo-N) one container of the job's imag
   under EnableNetworkIsolation, MaxRuntimeInSeconds enforced.
 The job completes only if every container exits 0. Containers and networks are removed however the
 run ends; logs stay under workdir/logs, one file per host.
+
+Peak memory and CPU time, per host: where this process can manage the engine's cgroups (an engine with
+the cgroupfs driver on this very host, /sys/fs/cgroup writable here), each host's container gets its
+own parent cgroup, /cursus-local-<job>-<random>/<host>. The parent outlives the container, so after
+the container has exited its high-water mark and CPU usage are exact and final however short the job
+was; then it is removed. Elsewhere (Docker Desktop, a remote engine, the runner in a container, the
+systemd driver, no write access) they are sampled, from the container's own cgroup or from the
+engine's stats API, and a note in the result says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import secrets
 import shutil
+import socket
 import threading
 import time
 from pathlib import Path
@@ -36,6 +47,8 @@ from .base import EventHandler, HostResult, JobResult
 EXIT_MESSAGE_BYTES = 1024
 STOP_GRACE_SECONDS = 10
 LABEL = "cursus-local.job"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PREFIX = "cursus-local-"
 OOM_REASON = ("ClientError: {host} ran out of memory ({limit} GiB, the memory of {itype}). "
               "Please use an instance type with more memory, or reduce the size of job data "
               "processed on an instance.")
@@ -45,6 +58,8 @@ class DockerBackend:
     def __init__(self, client=None):
         self.client = client or images.docker_client()
         self._image_ids: dict[str, str] = {}
+        self._cgroup_version: int | None = None
+        self._cgroup_version_known = False
         self._lock = threading.Lock()
 
     def image_id(self, uri: str) -> str:
@@ -57,18 +72,36 @@ class DockerBackend:
     def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None,
             cancel: threading.Event | None = None) -> JobResult:
         self.image_id(job.request["AppSpecification"]["ImageUri"])
-        return _JobRun(self.client, job, Path(workdir).resolve(), on_event or (lambda event: None),
-                       cancel or threading.Event()).run()
+        cgroups = self._job_cgroups(job.name)
+        run = _JobRun(self.client, job, Path(workdir).resolve(), on_event or (lambda event: None),
+                      cancel or threading.Event(), cgroups)
+        try:
+            return run.run()
+        finally:
+            if cgroups is not None and cgroups.unseen:   # our view is not the engine's: stop trying
+                with self._lock:
+                    self._cgroup_version = None
+
+    def _job_cgroups(self, job_name: str) -> JobCgroups | None:
+        with self._lock:   # the engine is asked once per backend
+            if not self._cgroup_version_known:
+                self._cgroup_version = job_cgroup_version(self.client)
+                self._cgroup_version_known = True
+            version = self._cgroup_version
+        return None if version is None else JobCgroups(version, job_name)
 
 
 class _JobRun:
     def __init__(self, client, job: ProcessingJob, workdir: Path, on_event: EventHandler,
-                 cancel: threading.Event):
+                 cancel: threading.Event, cgroups: JobCgroups | None = None):
         self.client, self.job, self.workdir, self.emit, self.cancel = client, job, workdir, on_event, cancel
         request = job.request
         cluster = request["ProcessingResources"]["ClusterConfig"]
         self.count = cluster["InstanceCount"]
         self.itype = instance_types.lookup(cluster["InstanceType"])
+        self.image = request["AppSpecification"]["ImageUri"]
+        self.isolated = request["NetworkConfig"].get("EnableNetworkIsolation", False)
+        self.max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
         self.hosts = [f"algo-{i}" for i in range(1, self.count + 1)]
         self.secrets = secret_values(request.get("Environment", {}))
         self.containers: dict[str, object] = {}
@@ -76,12 +109,14 @@ class _JobRun:
         self.results = {h: HostResult(h, log=workdir / "logs" / f"{h}.log") for h in self.hosts}
         self.threads: list[threading.Thread] = []
         self.exited = threading.Event()   # every container has exited
+        self.cgroups = cgroups            # a parent cgroup per host, or None: sampled
+        self.sources: dict[str, str] = {}   # host -> where its figures come from (started hosts only)
 
     # --- the whole job ------------------------------------------------------------------------
     def run(self) -> JobResult:
         created = time.time()
         started = ended = None
-        status, reason, notes = JobStatus.FAILED, "", []
+        status, reason = JobStatus.FAILED, ""
         self._check_inputs_supported()
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
         host_outputs = self._prepare_outputs()
@@ -102,13 +137,13 @@ class _JobRun:
             self._stop_all()
         except KeyboardInterrupt:   # reported as Stopped; the caller sees result.interrupted
             ended, status, reason = time.time(), JobStatus.STOPPED, "interrupted by the user (Ctrl-C)"
-            self.emit(JobEvent("status", "", JobStatus.STOPPING))
-            self._stop_all()
+            self._stop_all(announce=True)
         finally:
             for thread in self.threads:
                 thread.join(timeout=5)
             self._remove_all()
-        notes = self._collect_outputs(host_outputs)
+            usage_notes = self._final_usage()   # after the containers are gone: removes the cgroups
+        notes = self._collect_outputs(host_outputs) + usage_notes
         result = self._result(status, reason, created, started, ended, notes)
         result.interrupted = reason.startswith("interrupted")
         self.emit(JobEvent("status", "", status))
@@ -131,7 +166,7 @@ class _JobRun:
         for host in self.hosts:
             per_host[host] = {}
             for name, final in self.job.local_outputs.items():
-                folder = final if self.count == 1 else self.workdir / "hosts" / host / "outputs" / name
+                folder = final if self.count == 1 else self._host_dir(host) / "outputs" / name
                 folder.mkdir(parents=True, exist_ok=True)
                 per_host[host][name] = folder
         return per_host
@@ -161,7 +196,7 @@ class _JobRun:
         """This host's share of the input's files: every N-th in key order, as hard links."""
         index = self.hosts.index(host)
         files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
-        shard = self.workdir / "hosts" / host / "shards" / name
+        shard = self._host_dir(host) / "shards" / name
         if shard.exists():
             shutil.rmtree(shard)
         shard.mkdir(parents=True)
@@ -170,8 +205,11 @@ class _JobRun:
             link_file(path, shard / path.relative_to(base))
         return shard
 
+    def _host_dir(self, host: str) -> Path:
+        return self.workdir / "hosts" / host
+
     def _write_config(self, host: str) -> tuple[Path, Path]:
-        base = self.workdir / "hosts" / host
+        base = self._host_dir(host)
         config_dir, message_dir = base / "config", base / "ml-output"   # /opt/ml/config, /opt/ml/output
         config_dir.mkdir(parents=True, exist_ok=True)
         message_dir.mkdir(parents=True, exist_ok=True)
@@ -193,16 +231,14 @@ class _JobRun:
     def _create_network(self):
         if self.count == 1:
             return
-        isolated = self.job.request["NetworkConfig"].get("EnableNetworkIsolation", False)
         self.network = self.client.networks.create(
-            f"cursus-{self.job.name}", driver="bridge", internal=isolated, labels={LABEL: self.job.name})
+            f"cursus-{self.job.name}", driver="bridge", internal=self.isolated, labels={LABEL: self.job.name})
 
     def _create_container(self, host: str, outputs: dict[str, Path]):
         app = self.job.request["AppSpecification"]
-        isolated = self.job.request["NetworkConfig"].get("EnableNetworkIsolation", False)
         memory = min(self.itype.memory_bytes, _host_memory())
         kwargs = dict(
-            image=app["ImageUri"], name=f"{self.job.name}-{host}"[:128], hostname=host,
+            image=self.image, name=f"{self.job.name}-{host}"[:128], hostname=host,
             environment=self.job.request.get("Environment", {}),
             entrypoint=app.get("ContainerEntrypoint"),   # None keeps the image's ENTRYPOINT
             command=app.get("ContainerArguments"),       # with an entrypoint, no image CMD is used
@@ -216,67 +252,103 @@ class _JobRun:
             kwargs["network"] = self.network.name
             kwargs["networking_config"] = {
                 self.network.name: self.client.api.create_endpoint_config(aliases=[host])}
-        elif isolated:
+        elif self.isolated:
             kwargs["network_mode"] = "none"
+        if self.cgroups is not None:   # the engine puts the container's cgroup under this one
+            kwargs["cgroup_parent"] = self.cgroups.parent(host)
         return self.client.containers.create(**kwargs)
 
     def _watch(self, host: str, container):
-        for target in (self._stream_logs, self._sample_usage):
+        targets = [self._stream_logs]
+        if self.cgroups is not None and self.cgroups.exists(host):   # it has started: runc made it
+            self.sources[host] = "cgroup"
+        else:
+            if self.cgroups is not None:   # not the engine's cgroup filesystem after all
+                self.cgroups.unseen = True
+            targets.append(self._sample_usage)
+        for target in targets:
             thread = threading.Thread(target=target, args=(host, container), daemon=True)
             thread.start()
             self.threads.append(thread)
 
     def _stream_logs(self, host: str, container):
+        def write(raw: bytes):
+            line = redact_text(raw.decode(errors="replace"), self.secrets)
+            log.write(line + "\n")
+            self.emit(JobEvent("log", host, line))
+
         pending = b""
         with open(self.results[host].log, "w") as log:
             for chunk in container.logs(stream=True, follow=True):
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for raw in lines:
-                    line = redact_text(raw.decode(errors="replace"), self.secrets)
-                    log.write(line + "\n")
-                    self.emit(JobEvent("log", host, line))
+                    write(raw)
             if pending:
-                line = redact_text(pending.decode(errors="replace"), self.secrets)
-                log.write(line + "\n")
-                self.emit(JobEvent("log", host, line))
+                write(pending)
 
+    # --- peak memory and CPU time ---------------------------------------------------------------
     def _sample_usage(self, host: str, container):
-        """Peak memory and CPU time from the container's cgroup, read until it goes away; from
-        the engine's stats API (a sample a second) where the cgroup can't be read (Docker Desktop)."""
+        """Where no job cgroup is used: peak memory and CPU time sampled from the container's
+        cgroup until it goes away, or from the engine's stats API (a sample a second) where the
+        cgroup can't be read (Docker Desktop, a remote engine, the runner in a container)."""
         files = _cgroup_files(container.id, self.exited)
-        result = self.results[host]
         if files is None:
-            return self._sample_stats_api(result, container)
+            self.sources[host] = "stats API"
+            return self._sample_stats_api(host, container)
+        self.sources[host] = "container cgroup"
         while True:
             try:
-                memory = _read_int(files["memory"])
-                cpu = _read_cpu(files["cpu"])
-            except OSError:
+                self._record(host, _read_int(files["memory"]), _read_cpu(files["cpu"]))
+            except OSError:   # the container has gone, and its cgroup with it
                 return
-            result.peak_memory_bytes = max(result.peak_memory_bytes or 0, memory)
-            result.cpu_seconds = cpu
             if self.exited.wait(0.05):
                 return
 
-    def _sample_stats_api(self, result: HostResult, container):
+    def _sample_stats_api(self, host: str, container):
         try:
             for stats in container.stats(stream=True, decode=True):
                 memory = stats.get("memory_stats") or {}
-                peak = memory.get("max_usage") or memory.get("usage")
                 cpu = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
-                if peak:
-                    result.peak_memory_bytes = max(result.peak_memory_bytes or 0, peak)
-                if cpu:
-                    result.cpu_seconds = cpu / 1e9
+                self._record(host, memory.get("max_usage") or memory.get("usage"), cpu and cpu / 1e9)
                 if self.exited.is_set():
                     return
         except docker_errors().APIError:   # the container is gone
             return
 
+    def _record(self, host: str, memory: int | None, cpu: float | None):
+        result = self.results[host]
+        if memory:
+            result.peak_memory_bytes = max(result.peak_memory_bytes or 0, memory)
+        if cpu:
+            result.cpu_seconds = cpu
+
+    def _final_usage(self) -> list[str]:
+        """Every host's figures from its job cgroup (exact and final: every container has exited),
+        then the job cgroups removed. Notes say which figures were only sampled, or are missing."""
+        notes = []
+        if self.cgroups is not None:
+            for host, source in self.sources.items():
+                usage = self.cgroups.usage(host) if source == "cgroup" else None
+                if usage is not None:
+                    self.results[host].peak_memory_bytes, self.results[host].cpu_seconds = usage
+            notes += self.cgroups.remove()
+        by_source: dict[str, list[str]] = {}
+        for host, source in self.sources.items():
+            by_source.setdefault(source, []).append(host)
+        for source, hosts in by_source.items():
+            if source != "cgroup":
+                notes.append(f"{', '.join(hosts)}: peak memory and CPU time were sampled from "
+                             f"{SAMPLED[source]}, so they are not exact")
+        missing = [h for h in self.sources if self.results[h].peak_memory_bytes is None]
+        if missing:
+            notes.append(f"{', '.join(missing)}: peak memory and CPU time were not measured "
+                         "(the container ended before the first sample, or its cgroup was gone)")
+        return notes
+
     def _wait_all(self, started: float) -> bool:
         """Wait for every container; True if MaxRuntimeInSeconds ran out first (they are stopped)."""
-        deadline = started + self.job.request["StoppingCondition"]["MaxRuntimeInSeconds"]
+        deadline = started + self.max_runtime
         done = {}
 
         def wait(host, container):
@@ -293,8 +365,7 @@ class _JobRun:
             if self.cancel.is_set():   # another thread's Ctrl-C (a pipeline run)
                 raise KeyboardInterrupt
             if time.time() >= deadline:
-                self.emit(JobEvent("status", "", JobStatus.STOPPING))
-                self._stop_all()
+                self._stop_all(announce=True)
                 for waiter in waiters:
                     waiter.join()
                 return True
@@ -314,21 +385,22 @@ class _JobRun:
                 failures.append(f"AlgorithmError: {host} exited with code {result.exit_code}; "
                                 f"see {result.log}")
         if timed_out:
-            limit = self.job.request["StoppingCondition"]["MaxRuntimeInSeconds"]
-            return JobStatus.STOPPED, f"MaxRuntimeInSeconds ({limit} s) exceeded: the job was stopped"
+            return JobStatus.STOPPED, f"MaxRuntimeInSeconds ({self.max_runtime} s) exceeded: the job was stopped"
         return (JobStatus.FAILED, failures[0]) if failures else (JobStatus.COMPLETED, "")
 
-    def _stop_all(self):
+    def _stop_all(self, announce: bool = False):
+        if announce:
+            self.emit(JobEvent("status", "", JobStatus.STOPPING))
         for container in self.containers.values():
-            with contextlib.suppress(docker_errors().APIError):   # already gone is fine
+            with _already_gone():
                 container.stop(timeout=STOP_GRACE_SECONDS)
 
     def _remove_all(self):
         for container in self.containers.values():
-            with contextlib.suppress(docker_errors().APIError):
+            with _already_gone():
                 container.remove(force=True)
         if self.network is not None:
-            with contextlib.suppress(docker_errors().APIError):
+            with _already_gone():
                 self.network.remove()
 
     # --- after the containers -------------------------------------------------------------------
@@ -338,12 +410,12 @@ class _JobRun:
             for name, final in self.job.local_outputs.items():
                 notes += _merge([(h, host_outputs[h][name]) for h in self.hosts], final)
         owned = [*self.job.local_outputs.values(), self.workdir / "hosts"]
-        give_back(self.client, self.job.request["AppSpecification"]["ImageUri"], owned)
+        give_back(self.client, self.image, owned)
         return notes
 
     def _exit_message(self) -> str:
         for host in self.hosts:   # the first host that left a message
-            message = self.workdir / "hosts" / host / "ml-output" / "message"
+            message = self._host_dir(host) / "ml-output" / "message"
             if message.is_file():
                 with open(message, "rb") as handle:
                     return redact_text(handle.read(EXIT_MESSAGE_BYTES).decode(errors="replace"),
@@ -366,6 +438,11 @@ class _JobRun:
 def docker_errors():
     import docker.errors
     return docker.errors
+
+
+def _already_gone():
+    """Stopping or removing what the engine no longer has is fine."""
+    return contextlib.suppress(docker_errors().APIError)
 
 
 def _merge(sources: list[tuple[str, Path]], final: Path) -> list[str]:
@@ -401,9 +478,108 @@ def _host_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+SAMPLED = {"container cgroup": "the container's cgroup every 50 ms (no job cgroup could be used here)",
+           "stats API": "the engine's stats API once a second (the engine's cgroups can't be read here)"}
+
+
+class JobCgroups:
+    """A job's cgroups: /cursus-local-<job>-<random>, with one child per host that is the cgroup
+    parent of that host's container (the cgroupfs driver puts the container at <parent>/<id>).
+
+    The host's cgroup outlives its container, so once the container has exited its high-water
+    mark (v1 memory.max_usage_in_bytes, v2 memory.peak) and CPU usage (v1 cpuacct.usage, v2
+    cpu.stat) are exact and final, however short the job was. `remove` deletes them all after the
+    containers are removed. The random part keeps two runs of one job name apart."""
+
+    def __init__(self, version: int, job_name: str, root: Path | None = None):
+        self.version, self.root = version, root or CGROUP_ROOT
+        self.name = f"{CGROUP_PREFIX}{job_name}-{secrets.token_hex(4)}"
+        self.unseen = False   # a started container's cgroup was not found here
+
+    def parent(self, host: str) -> str:
+        return f"/{self.name}/{host}"
+
+    def _files(self, host: str) -> tuple[Path, Path]:
+        if self.version == 1:
+            return (self.root / "memory" / self.name / host / "memory.max_usage_in_bytes",
+                    self.root / "cpuacct" / self.name / host / "cpuacct.usage")
+        group = self.root / self.name / host
+        return group / "memory.peak", group / "cpu.stat"
+
+    def exists(self, host: str) -> bool:
+        return all(path.exists() for path in self._files(host))
+
+    def usage(self, host: str) -> tuple[int, float] | None:
+        """(peak memory in bytes, CPU seconds) of the host's cgroup; None if it isn't there."""
+        memory, cpu = self._files(host)
+        try:
+            return _read_int(memory), _read_cpu(cpu)
+        except (OSError, ValueError, StopIteration):
+            return None
+
+    def hierarchies(self) -> list[Path]:
+        if self.version == 2:
+            return [self.root]
+        try:
+            return sorted({p.resolve() for p in self.root.iterdir() if p.is_dir()})   # cpu,cpuacct once
+        except OSError:
+            return []
+
+    def remove(self, patience: float = 5.0) -> list[str]:
+        """rmdir the job's cgroups in every hierarchy, deepest first. A cgroup whose last process
+        is still leaving is busy for a moment: retried. What can't be removed comes back as notes."""
+        notes, deadline = [], time.time() + patience
+        for hierarchy in self.hierarchies():
+            top = hierarchy / self.name
+            if not top.is_dir():
+                continue
+            for folder, _, _ in os.walk(top, topdown=False):
+                try:
+                    _rmdir(Path(folder), deadline)
+                except OSError as exc:
+                    notes.append(f"could not remove the job's cgroup {folder}: {exc.strerror}")
+        return notes
+
+
+def job_cgroup_version(client) -> int | None:
+    """1 or 2 when this process can give each job its own cgroups and read and remove them: the
+    engine runs on this very host with the cgroupfs driver, and its cgroup filesystem is writable
+    here. None otherwise (Docker Desktop's VM, a remote engine, the runner in a container, the
+    systemd driver, not root): the figures are sampled instead."""
+    try:
+        info = client.info()
+    except (docker_errors().DockerException, OSError):
+        return None
+    if info.get("CgroupDriver") != "cgroupfs" or info.get("Name") != socket.gethostname():
+        return None
+    if (CGROUP_ROOT / "cgroup.controllers").is_file():   # v2 alone (hybrid v1 has it in unified/)
+        version, needed = 2, [CGROUP_ROOT]
+    else:
+        version, needed = 1, [CGROUP_ROOT / "memory", CGROUP_ROOT / "cpuacct"]
+    if str(info.get("CgroupVersion") or version) != str(version):
+        return None
+    if not all(path.is_dir() and os.access(path, os.W_OK) for path in needed):
+        return None
+    if version == 2 and not any((p / "memory.peak").is_file() for p in CGROUP_ROOT.iterdir() if p.is_dir()):
+        return None   # memory.peak needs Linux 5.19
+    return version
+
+
+def _rmdir(path: Path, deadline: float):
+    while True:
+        try:
+            return path.rmdir()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY or time.time() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _cgroup_files(container_id: str, exited: threading.Event) -> dict[str, Path] | None:
     """The memory-peak and CPU-usage files of a container's cgroup (v1 or v2), if readable here."""
-    root = Path("/sys/fs/cgroup")
+    root = CGROUP_ROOT
     v1 = {"memory": root / "memory/docker" / container_id / "memory.max_usage_in_bytes",
           "cpu": root / "cpuacct/docker" / container_id / "cpuacct.usage"}
     candidates = [v1]

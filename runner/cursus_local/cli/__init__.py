@@ -1,5 +1,10 @@
-"""The `cursus-local` command line."""
+"""The `cursus-local` command line: one typer app (app.py), the commands by area, one renderer.
 
-from .app import main
+Importing a command module registers its commands on `app`, so this imports all of them. Each
+keeps its imports inside its commands, which keeps start-up to typer and these small modules.
+"""
 
-__all__ = ["main"]
+from . import pipeline, testing, s3  # noqa: F401, I001  (registers the commands, in --help's order)
+from .app import app, main
+
+__all__ = ["app", "main"]

@@ -1,3 +1,5 @@
-from .app import main
+"""`python -m cursus_local.cli`: the same as the `cursus-local` script."""
+
+from . import main
 
 main()

@@ -1,6 +1,6 @@
 """`discover-s3-data` and `download-test-data`: the S3 outputs of earlier SageMaker pipeline runs.
 
-cli.py adds these commands to the main `cursus-local` app; UserErrors are rendered there.
+boto3 and the rest of `data.s3` load inside the commands: other commands never pay for them.
 """
 
 from __future__ import annotations
@@ -8,14 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from ..data import s3 as s3data
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console(highlight=False)
+from .app import app
 
 
 @app.command("discover-s3-data")
@@ -23,14 +17,10 @@ def discover_s3_data(
     pipeline_execution: str = typer.Option(..., "--pipeline-execution", help="Pipeline execution ARN"),
 ):
     """List the S3 outputs each step of a SageMaker pipeline execution wrote."""
-    outputs = s3data.discover_outputs(pipeline_execution)
-    table = Table(title=f"S3 outputs of {pipeline_execution}", title_justify="left")
-    for column in ("step", "output", "S3 URI"):
-        table.add_column(column, overflow="fold")
-    for step, named in outputs.items():
-        for name, uri in named.items():
-            table.add_row(escape(step), escape(name), escape(uri))
-    console.print(table if outputs else "no step of this execution wrote to S3")
+    from ..data import s3 as s3data
+    from . import render
+
+    render.print_s3_outputs(pipeline_execution, s3data.discover_outputs(pipeline_execution))
 
 
 @app.command("download-test-data")
@@ -40,14 +30,9 @@ def download_test_data(
     max_mb: float = typer.Option(100, "--max-mb", help="Budget in MiB: whole objects, every split keeps data"),
 ):
     """Download a sample of an S3 prefix for local testing (cached, reused when present)."""
-    reports: list[s3data.SampleReport] = []
-    path = s3data.fetch_uri(s3_path, local_path, max_bytes=int(max_mb * 2**20),
-                            on_report=reports.append)
-    report = reports[0]
-    table = Table()
-    for column in ("split", "objects", "size"):
-        table.add_column(column)
-    for split, (taken, total, nbytes) in report.by_split().items():
-        table.add_row(escape(split or "(top level)"), f"{taken} of {total}", s3data.size_text(nbytes))
-    console.print(table)
-    console.print(f"{report.summary()}\nfrom {escape(report.uri)}\ninto {escape(str(path))}")
+    from ..data import s3 as s3data
+    from . import render
+
+    reports: list = []
+    path = s3data.fetch_uri(s3_path, local_path, max_bytes=int(max_mb * 2**20), on_report=reports.append)
+    render.print_sample(reports[0], path)

@@ -35,7 +35,6 @@ import difflib
 import functools
 import importlib.util
 import json
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +42,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+from ..results import jsonable
+from ..status import Verdict
 from . import datasets
 
 if TYPE_CHECKING:
@@ -202,7 +203,7 @@ class ExpectationResult:
 class CheckResult:
     suite: str
     data_path: str
-    status: str  # PASS | WARN | FAIL
+    status: Verdict
     blocking: bool  # a critical expectation failed
     expectations: list[ExpectationResult]
     splits: list[str]
@@ -239,14 +240,20 @@ def validate(suite: dict | str | Path, data_path: str | Path, *, max_rows: int |
         total, sampled = total + info.total_rows, sampled + info.sample_rows
         methods.add(info.method)
         results += _validate_split(suite, gx_suite, part, info.total_rows, split)
-    critical = any(not r.success and r.severity == "critical" for r in results)
-    status = "FAIL" if critical else "WARN" if any(not r.success for r in results) else "PASS"
+    status = verdict(results)
     return CheckResult(
-        suite=suite["name"], data_path=str(data_path), status=status, blocking=critical,
+        suite=suite["name"], data_path=str(data_path), status=status,
+        blocking=status == Verdict.FAIL,
         expectations=results, splits=[s for s in tables if s], total_rows=total,
         sample_rows=sampled, sample_method=" / ".join(sorted(methods)),
         read_seconds=round(read_seconds, 3),
         validate_seconds=round(time.perf_counter() - started, 3))
+
+
+def verdict(results: list[ExpectationResult]) -> Verdict:
+    """FAIL if a critical expectation failed, WARN if only others did, else PASS."""
+    return Verdict.worst(Verdict.FAIL if r.severity == "critical" else Verdict.WARN
+                         for r in results if not r.success)
 
 
 _GX_LOCK = threading.Lock()  # one shared GX context; the sequencer may check in threads
@@ -344,10 +351,10 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 def _fill_from_gx(result: ExpectationResult, gx_result) -> None:
     details = gx_result.result or {}
     result.success = bool(gx_result.success)
-    result.observed_value = _plain(details.get("observed_value"))
+    result.observed_value = jsonable(details.get("observed_value"))
     result.unexpected_count = details.get("unexpected_count")
-    result.unexpected_percent = _plain(details.get("unexpected_percent"))
-    result.unexpected_examples = [_plain(v) for v in details.get("partial_unexpected_list", [])]
+    result.unexpected_percent = jsonable(details.get("unexpected_percent"))
+    result.unexpected_examples = [jsonable(v) for v in details.get("partial_unexpected_list", [])]
     if result.success:
         return
     if error := _exception_message(gx_result.exception_info or {}):
@@ -419,22 +426,3 @@ def _exception_message(info: dict) -> str:
     return next((m for v in info.values() if isinstance(v, dict)
                  if (m := _exception_message(v))), "")
 
-
-def _plain(value: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, NaN/NA to None, anything odd to str."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if hasattr(value, "item"):
-        try:
-            return _plain(value.item())
-        except (ValueError, TypeError):
-            pass
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return None if str(value) in ("<NA>", "NaT") else str(value)

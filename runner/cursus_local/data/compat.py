@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..status import Verdict
 from .checks import (
     SEVERITIES,
     TYPE_EXPECTATIONS,
@@ -69,11 +70,11 @@ def check_connection(producer_suite: dict | str | Path, consumer_suite: dict | s
                         f"Add {column!r} to the output of {producer} and declare it in its suite "
                         f"{out['name']!r}, or stop requiring it in {need['name']!r}")
                   for column, severity in missing.items()]
-    blocking = any(i.severity == "critical" for i in issues)
     kinds = {i.kind for i in issues}
     return {
         "connection": f"{producer} -> {consumer}",
-        "status": "FAIL" if blocking else "WARN" if issues else "PASS",
+        "status": Verdict.worst(Verdict.FAIL if i.severity == "critical" else Verdict.WARN
+                                for i in issues),
         "schema_compatibility": "missing_column" not in kinds,
         "data_type_compatibility": "type" not in kinds,
         "issues": [i.message for i in issues],

@@ -9,9 +9,11 @@ not from names. pyarrow is imported inside the functions that need it.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,12 +29,22 @@ EXTENSIONS = {"csv": "csv", "tsv": "tsv", "parquet": "parquet", "json": "jsonl"}
 CODECS = {"gzip": (b"\x1f\x8b", "gz"), "bz2": (b"BZh", "bz2"),
           "zstd": (b"\x28\xb5\x2f\xfd", "zst"), "lz4": (b"\x04\x22\x4d\x18", "lz4")}
 JUNK_SUFFIXES = (".crc", ".md5", ".sha256")
+# File extensions that say "data" (before a codec's .gz, .bz2, ...). A `.json` may as well be a
+# report (metrics.json), so it only counts as data where no other data format is beside it.
+DATA_EXTENSIONS = {"csv": "csv", "tsv": "tsv", "parquet": "parquet", "pq": "parquet",
+                   "jsonl": "jsonl", "ndjson": "jsonl", "json": "json"}
 SNIFF_BYTES = 64 * 1024
+PLACEHOLDERS = {"i": "the shard number, as in part-{i:05d}.csv",
+                "split": "the split's name, as in {split}_processed_data.csv"}
+PATTERN_FIX = ("use " + " and ".join(f"{{{k}}} ({v})" for k, v in PLACEHOLDERS.items())
+               + "; write {{ and }} for a literal brace")
 
 
 @dataclass
 class Layout:
-    """How a dataset sits on disk. `file_pattern` defaults to `part-{i:05d}.<ext>[.<codec ext>]`."""
+    """How a dataset sits on disk. `file_pattern` defaults to `part-{i:05d}.<ext>[.<codec ext>]`;
+    see PLACEHOLDERS. `per_split` holds the layout of each split that differs from this one
+    (another format or naming, as detected in a sample), each with `splits=[<that split>]`."""
 
     format: str = "csv"
     compression: str | None = None  # file-level codec; Parquet compresses internally
@@ -40,6 +52,7 @@ class Layout:
     splits: list[str] = field(default_factory=list)
     header: bool = True  # column names in the first line (CSV/TSV; always True otherwise)
     file_pattern: str = ""
+    per_split: dict[str, Layout] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.format not in FORMATS:
@@ -49,8 +62,41 @@ class Layout:
             raise UserError(f"unknown compression {self.compression!r}", field="compression",
                             fix=f"use one of {', '.join(CODECS)} or None")
         if not self.file_pattern:
-            codec_ext = f".{CODECS[self.compression][1]}" if self.compression else ""
-            self.file_pattern = f"part-{{i:05d}}.{EXTENSIONS[self.format]}{codec_ext}"
+            self.file_pattern = f"part-{{i:05d}}{file_extension(self.format, self.compression)}"
+        self._check_pattern()
+
+    def _check_pattern(self) -> None:
+        """Every placeholder known and formattable now, not as a KeyError when files are written."""
+        pattern = self.file_pattern
+
+        def bad(message: str):
+            return UserError(f"file_pattern {pattern!r}: {message}", field="file_pattern",
+                             fix=PATTERN_FIX)
+        try:
+            names = placeholders(pattern)
+            if unknown := sorted(names - set(PLACEHOLDERS)):   # also {}, {0}, {i.x}
+                raise bad(f"unknown placeholder {{{unknown[0]}}}")
+            pattern.format(i=0, split="train")                  # format specs: {i:05q}
+        except (ValueError, IndexError) as e:
+            raise bad(str(e)) from None
+        if "/" in pattern or "\\" in pattern:
+            raise bad("a file name, not a path (the split is the folder already)")
+        if "split" in names and not self.splits:
+            raise bad("{split} needs splits to name the files by; give `splits: [train, ...]` "
+                      "or leave {split} out")
+        if self.shards > 1 and "i" not in names:
+            raise UserError(f"{self.shards} shards need a numbered file pattern",
+                            field="file_pattern", fix="use a pattern like 'part-{i:05d}.csv'")
+
+
+def file_extension(format: str, compression: str | None = None) -> str:
+    """`.csv`, `.tsv.gz`, `.parquet`: how the default file pattern ends."""
+    return f".{EXTENSIONS[format]}" + (f".{CODECS[compression][1]}" if compression else "")
+
+
+def placeholders(pattern: str) -> set[str]:
+    """The field names in a str.format pattern; ValueError if its braces don't pair up."""
+    return {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
 
 
 @dataclass
@@ -63,13 +109,39 @@ class SampleInfo:
 # ---------------------------------------------------------------- finding files
 
 
-def _is_junk(p: Path) -> bool:
-    """Marker, checksum and hidden files that writers leave next to data."""
-    return p.name.startswith((".", "_")) or p.name.endswith(JUNK_SUFFIXES) or p.stat().st_size == 0
+def is_junk(rel: str, size: int) -> bool:
+    """Not data: an empty object, a folder marker, a checksum, or a marker or hidden file
+    (`_SUCCESS`, `.part-0.crc`) or anything under a hidden folder. `rel` is the path inside the
+    dataset, '/'-separated: a local file's name, or an S3 key below the output's prefix."""
+    return (not size or rel.endswith(("/", *JUNK_SUFFIXES))
+            or any(part.startswith((".", "_")) for part in rel.split("/")))
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not is_junk(p.name, p.stat().st_size))
+
+
+def _named_format(name: str) -> str | None:
+    """The data format a file name declares (DATA_EXTENSIONS), "" for no extension, None for
+    any other (report.txt, model.pkl)."""
+    for _, codec_ext in CODECS.values():
+        name = name.removesuffix(f".{codec_ext}")
+    ext = name.rpartition(".")[2].lower() if "." in name else ""
+    return DATA_EXTENSIONS.get(ext) if ext else ""
 
 
 def _data_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not _is_junk(p))
+    """The data files in `folder`. Scripts write reports, metrics and signature/metadata files
+    beside their data, so names decide where they tell: files named as data are the data, and
+    a `.json` beside data of another format is not. With no file named as data, files without
+    an extension are (shards named `part-00000`), else every file; their content decides."""
+    files = _files(folder)
+    named = {f: _named_format(f.name) for f in files}
+    data = [f for f in files if named[f]]
+    if any(named[f] != "json" for f in data):
+        data = [f for f in data if named[f] != "json"]
+    return data or [f for f in files if named[f] == ""] or files
 
 
 def _split_dirs(folder: Path) -> list[Path]:
@@ -100,10 +172,13 @@ def _split_folders(path: Path) -> dict[str, Path]:
     subdirs = _split_dirs(path)
     if not subdirs:
         return {"": path}
-    if stray := _data_files(path):
-        raise UserError(f"data files next to split folders ({stray[0].name} and "
-                        f"{subdirs[0].name}/)", file=str(path),
-                        fix="put every data file inside a split folder, or remove the subfolders")
+    # Beside split folders, reports, metrics.json and extensionless signature files are not
+    # data; a file named as tabular data is ambiguous (a split of its own? stray output?).
+    if stray := [f for f in _files(path) if _named_format(f.name) not in (None, "", "json")]:
+        raise UserError(f"a data file next to split folders ({stray[0].name} beside "
+                        f"{subdirs[0].name}/): which split is it?", file=str(stray[0]),
+                        fix="move it into a split folder, or out of this folder; files not named "
+                            "as data (.txt, .json, no extension) beside split folders are ignored")
     return {d.name: d for d in subdirs}
 
 
@@ -174,12 +249,25 @@ def _read_file(file: Path, columns: list[str] | None) -> pa.Table:
     except (pa.ArrowInvalid, ValueError) as e:
         raise UserError(f"cannot read as {kind.format}: {str(e).splitlines()[0]}", file=str(file),
                         fix="move non-data files out of the data folder, or fix the file") from None
+    table = _decoded(table)
     if columns is None:
         return table
     if missing := [c for c in columns if c not in table.column_names]:
         raise UserError(f"no column(s) {missing}; columns are {table.column_names}",
                         file=str(file), field=missing[0], fix="ask for columns the data has")
     return table.select(columns)
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary-encoded columns (pyarrow, Spark, pandas categoricals in Parquet) as their plain
+    values: pyarrow compute has no dictionary kernels for profiling (count_distinct, min_max),
+    shards may encode a column differently, and suites describe values, not the encoding."""
+    import pyarrow as pa
+
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    return table
 
 
 def _read_json(file: Path, compression: str | None) -> pa.Table:
@@ -209,7 +297,8 @@ def _concat(tables: list[pa.Table], files: list[Path]) -> pa.Table:
             raise UserError(
                 f"shards disagree on columns: only in {first_file.name}: {only_first}; "
                 f"only in {file.name}: {only_this}", file=str(file.parent),
-                fix="write every shard with the same columns")
+                fix="write every shard with the same columns, or move files that are not "
+                    "data (reports, metrics) out of the folder")
     try:
         return pa.concat_tables([t.select(first.column_names) for t in tables],
                                 promote_options="permissive")
@@ -245,24 +334,41 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
 
 
 def detect_layout(path: str | Path) -> Layout:
-    """The layout of the data at `path` (from its first split), to write look-alike data."""
+    """The layout of the data at `path`, to write look-alike data: the first split's, with the
+    split's name in file names as {split} (train/train_processed_data.csv), and `per_split`
+    for each split that still differs (format, codec, shards, naming)."""
     folders = _split_folders(_existing(path))
-    first = next(iter(folders.values()))
-    files = [first] if first.is_file() else _shards(first)
+    layouts = {split: _folder_layout(folder, split) for split, folder in folders.items()}
+    first = next(iter(layouts.values()))
+
+    def shape(layout: Layout) -> tuple:
+        return (layout.format, layout.compression, layout.shards, layout.header,
+                layout.file_pattern)
+    return dataclasses.replace(first, splits=[s for s in folders if s], per_split={
+        s: layout for s, layout in layouts.items() if shape(layout) != shape(first)})
+
+
+def _folder_layout(folder: Path, split: str) -> Layout:
+    files = [folder] if folder.is_file() else _shards(folder)
     kind = _sniff(files[0])
+    names = [f.name.replace("{", "{{").replace("}", "}}") for f in files]
+    if split:   # the split's name as a whole word only: split `a` leaves `data.csv` alone
+        names = [re.sub(rf"(?<![A-Za-z0-9]){re.escape(split)}(?![A-Za-z0-9])", "{split}", n)
+                 for n in names]
     return Layout(format=kind.format, compression=kind.compression, shards=len(files),
-                  splits=[s for s in folders if s], header=kind.header,
-                  file_pattern=_file_pattern([f.name for f in files]))
+                  splits=[split] if split else [], header=kind.header,
+                  file_pattern=_file_pattern(names))
 
 
 def _file_pattern(names: list[str]) -> str:
-    """`part-00003.csv.gz` -> `part-{i:05d}.csv.gz`; one unnumbered file keeps its name."""
+    """`part-00003.csv.gz` -> `part-{i:05d}.csv.gz`; one unnumbered file keeps its name. Names
+    come with their braces escaped and may hold {split}."""
     parts = [re.fullmatch(r"(\D*?)(\d+)(.*)", n) for n in names]
     if all(parts) and len({(m[1], len(m[2]), m[3]) for m in parts}) == 1:
         prefix, digits, suffix = parts[0].groups()
         return f"{prefix}{{i:0{len(digits)}d}}{suffix}"
     if len(names) == 1:
-        return names[0].replace("{", "{{").replace("}", "}}")
+        return names[0]
     return ""  # irregular names: Layout picks the default pattern
 
 
@@ -270,10 +376,11 @@ def _file_pattern(names: list[str]) -> str:
 
 
 def write_table(data: Any, folder: str | Path, layout: Layout | None = None, *,
-                split_column: str | None = None) -> list[Path]:
+                split_column: str | None = None, split: str | None = None) -> list[Path]:
     """Write a pyarrow Table or pandas DataFrame into `folder` in `layout` (default: one CSV).
 
-    With `split_column`, rows go to `folder/<value>/` per distinct value, without that column.
+    With `split_column`, rows go to `folder/<value>/` per distinct value, without that column;
+    with `split`, every row goes to `folder/<split>/`. Each split is written in its own layout.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -281,8 +388,10 @@ def write_table(data: Any, folder: str | Path, layout: Layout | None = None, *,
     layout = layout or Layout()
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
     folder = Path(folder)
+    if split is not None:
+        return _write_split(table, folder, layout, split)
     if split_column is None:
-        return _write_shards(table, folder, layout)
+        return _write_shards(table, folder, layout, "")
     if split_column not in table.column_names:
         raise UserError(f"no column {split_column!r} to split on", field="split_column",
                         fix=f"use one of {table.column_names}")
@@ -290,20 +399,26 @@ def write_table(data: Any, folder: str | Path, layout: Layout | None = None, *,
     rest = table.drop_columns([split_column])
     found = set(values.unique().to_pylist())
     order = [s for s in layout.splits if s in found] + sorted(found - set(layout.splits), key=str)
-    return [path for split in order
-            for path in _write_shards(rest.filter(pc.equal(values, split)), folder / str(split),
-                                      layout)]
+    return [path for value in order
+            for path in _write_split(rest.filter(pc.equal(values, value)), folder, layout,
+                                     str(value))]
 
 
-def _write_shards(table: pa.Table, folder: Path, layout: Layout) -> list[Path]:
-    if layout.shards > 1 and "{" not in layout.file_pattern:
-        raise UserError(f"{layout.shards} shards need a numbered file pattern",
-                        field="file_pattern", fix="use a pattern like 'part-{i:05d}.csv'")
+def _write_split(table: pa.Table, folder: Path, layout: Layout, split: str) -> list[Path]:
+    return _write_shards(table, folder / split, layout.per_split.get(split, layout), split)
+
+
+def _write_shards(table: pa.Table, folder: Path, layout: Layout, split: str) -> list[Path]:
+    if not split and "split" in placeholders(layout.file_pattern):
+        # else the name starts `_processed_data.csv`: a marker file, ignored when read back
+        raise UserError(f"file_pattern {layout.file_pattern!r} names files by {{split}}, but "
+                        "this data is written without splits", field="file_pattern",
+                        fix="write it with splits (split_column), or leave {split} out")
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(layout.shards):
         start, stop = (table.num_rows * k // layout.shards for k in (i, i + 1))
-        path = folder / layout.file_pattern.format(i=i)
+        path = folder / layout.file_pattern.format(i=i, split=split)
         _write_file(table.slice(start, stop - start), path, layout)
         paths.append(path)
     return paths

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import UserError
 from ..results import cache_root
-from .datasets import JUNK_SUFFIXES
+from .datasets import is_junk
 
 DEFAULT_MAX_BYTES = 100 * 2**20
 DOWNLOAD_THREADS = 8
@@ -246,13 +246,9 @@ def _list(s3: Any, bucket: str, key: str) -> dict[str, tuple[str, int]]:
         for obj in page.get("Contents", []):
             k = obj["Key"]
             rel = k.rsplit("/", 1)[-1] if k == key else k[len(prefix):] if k.startswith(prefix) else ""
-            if rel and obj["Size"] and not _is_junk(rel):
+            if rel and not is_junk(rel, obj["Size"]):
                 found[rel] = (k, obj["Size"])
     return found
-
-
-def _is_junk(rel: str) -> bool:
-    return rel.endswith(("/", *JUNK_SUFFIXES)) or any(p.startswith((".", "_")) for p in rel.split("/"))
 
 
 def _choose(uri: str, sizes: dict[str, int], max_bytes: int) -> list[str]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..fields import Fields
 from .checks import canonical_type
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ DEFAULT_DATES = ("2024-01-01", "2024-12-31")
 SCENARIO_LABELS = {"scenario", "name", "description", "expected_behavior"}
 COLUMN_SETTINGS = {"values", "null_rate", "min", "max", "type", "unique", "regex"}
 SUFFIXES = ("", "_code", "_id")
+# Parameters come from no file yet: the config loader raises again naming test_scenarios.yaml.
+PARAMS = Fields(None)
 
 # Column types are the dtype names `checks` uses (int64, float64, str, bool, datetime64, after
 # its aliases) or numpy's sized names (int32, float32, uint8, ...).
@@ -95,15 +98,8 @@ def generate(suite: dict | None, *, rows: int, seed: int = 0, params: dict | Non
     import numpy as np
     import pyarrow as pa
 
-    plan = Plan()
-    if suite:
-        _read_suite(plan, suite)
-    _apply_params(plan, params or {})
+    plan = _plan(suite, params)
     names = plan.column_names()
-    if not names:
-        raise UserError("no columns to generate", field="params",
-                        fix="give a suite with column expectations, or params "
-                            "`columns: {<name>: {type: int64}}`")
     n = _row_count(plan, rows)
     rng = np.random.default_rng(seed)
     arrays = [_generate_column(plan.column(name), n, rng, plan.notes) for name in names]
@@ -112,28 +108,43 @@ def generate(suite: dict | None, *, rows: int, seed: int = 0, params: dict | Non
     return pa.table(arrays, names=names)
 
 
+def check_params(suite: dict | None, params: dict | None) -> None:
+    """Raise, as `generate` would, if `params` don't fit `suite`; nothing is generated."""
+    _plan(suite, params)
+
+
+def _plan(suite: dict | None, params: dict | None) -> Plan:
+    plan = Plan()
+    if suite:
+        _read_suite(plan, suite)
+    _apply_params(plan, params or {})
+    if not plan.column_names():
+        raise UserError("no columns to generate", field="params",
+                        fix="give a suite with column expectations, or params "
+                            "`columns: {<name>: {type: int64}}`")
+    return plan
+
+
 def generate_to(folder, suite: dict | None, rows: int, seed: int = 0, params: dict | None = None,
                 layout=None) -> list[Path]:
     """Generate data and write it to `folder` in `layout` (see `datasets.write_table`).
 
     With splits, the rows (or `data_size`) are shared out and each split is generated on its
-    own, as `checks` validates each split against the whole suite.
+    own, as `checks` validates each split against the whole suite. Each split is written with
+    its own file names and format (`{split}` in the pattern, `layout.per_split`).
     """
-    import dataclasses
-
     from . import datasets
     if not layout or not layout.splits:
         return datasets.write_table(generate(suite, rows=rows, seed=seed, params=params),
                                     folder, layout)
     params = dict(params or {})
     if "data_size" in params:
-        rows = _number(params.pop("data_size"), "params.data_size", int, minimum=0)
-    flat_layout = dataclasses.replace(layout, splits=[])
+        rows = PARAMS.number(params.pop("data_size"), "params.data_size", int, 0)
     paths = []
     for i, split in enumerate(layout.splits):
         share = rows // len(layout.splits) + (i < rows % len(layout.splits))
         table = generate(suite, rows=share, seed=seed + i, params=params)
-        paths += datasets.write_table(table, Path(folder) / split, flat_layout)
+        paths += datasets.write_table(table, folder, layout, split=split)
     return paths
 
 
@@ -239,10 +250,10 @@ def _apply_params(plan: Plan, params: dict) -> None:
         if key in SCENARIO_LABELS or key == "columns":
             continue
         if key == "data_size":
-            plan.data_size = _number(value, f"params.{key}", int, minimum=0)
+            plan.data_size = PARAMS.number(value, f"params.{key}", int, 0)
         elif match := re.fullmatch(r"missing_(\w+)_rate", key):
             spec = _match_column(plan, key, [match[1]])
-            spec.null_rate = _number(value, f"params.{key}", float, minimum=0, maximum=1)
+            spec.null_rate = PARAMS.number(value, f"params.{key}", float, 0, 1)
         elif isinstance(value, list):
             _match_column(plan, key, _singulars(key)).values = _values(value, f"params.{key}")
         else:
@@ -259,7 +270,7 @@ def _apply_column_settings(spec: ColumnSpec, settings: Any) -> None:
     if "values" in settings:
         spec.values = _values(settings["values"], f"{where}.values")
     if "null_rate" in settings:
-        spec.null_rate = _number(settings["null_rate"], f"{where}.null_rate", float, 0, 1)
+        spec.null_rate = PARAMS.number(settings["null_rate"], f"{where}.null_rate", float, 0, 1)
     if "type" in settings:
         spec.type = _type_name(settings["type"])
         if spec.type is None:
@@ -306,16 +317,6 @@ def _values(value: Any, where: str) -> list:
     if not isinstance(value, list) or not value:
         raise UserError("values must be a non-empty list", field=where)
     return value
-
-
-def _number(value: Any, where: str, kind: type, minimum=None, maximum=None):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or (kind is int and value != int(value)) or \
-            (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        bounds = f" from {minimum} to {maximum}" if maximum is not None else f" >= {minimum}"
-        raise UserError(f"expected a{'n integer' if kind is int else ' number'}{bounds}, "
-                        f"got {value!r}", field=where)
-    return kind(value)
 
 
 def _row_count(plan: Plan, rows: int) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
+from ..fields import Fields
 
 DEFAULT_IMAGE_REPO = "cursus-local/{kind}-processing"
 DEFAULT_FRAMEWORK_VERSION = "1.2-1"
@@ -97,19 +98,22 @@ def load_step(path: str | Path) -> Step:
 
 
 def parse_step(doc: Any, path: Path) -> Step:
-    p = _Fields(path)
-    p.require_mapping(doc, "(top level)", "a step file is a mapping with a `contract:` section")
-    contract = doc.get("contract")
-    p.require_mapping(contract, "contract",
-                      "add a `contract:` section with entry_point, inputs, outputs, env_vars")
-    compute = doc.get("compute") or {}
-    p.require_mapping(compute, "compute", "make `compute:` a mapping (kind, image, instance_type...)")
+    f = Fields(path)
+    f.mapping(doc, "(top level)", "a step file is a mapping with a `contract:` section", required=True)
+    contract = f.mapping(doc.get("contract"), "contract",
+                         "add a `contract:` section with entry_point, inputs, outputs, env_vars",
+                         required=True)
+    compute = f.mapping(doc.get("compute") or {}, "compute",
+                        "make `compute:` a mapping (kind, image, instance_type...)")
     registry = doc.get("registry") or {}
 
     entry_point = contract.get("entry_point")
     if not isinstance(entry_point, str) or not entry_point.strip():
-        p.fail("contract.entry_point", "missing or empty",
+        f.fail("contract.entry_point", "missing or empty",
                "name the script, e.g. `entry_point: currency_conversion.py`")
+
+    def count(key: str, default: int) -> int:
+        return f.positive_int(compute.get(key, default), f"compute.{key}", default)
 
     step = Step(
         name=str(doc.get("name") or step_name_of(path)),
@@ -117,26 +121,26 @@ def parse_step(doc: Any, path: Path) -> Step:
         entry_point=entry_point,
         step_type=doc.get("step_type"),
         sagemaker_step_type=str(registry.get("sagemaker_step_type") or "Processing"),
-        inputs={n: InputSpec(n, **spec) for n, spec in p.channels(contract, "inputs", True).items()},
-        outputs={n: OutputSpec(n, spec["path"])
-                 for n, spec in p.channels(contract, "outputs", False).items()},
-        env_required=p.env_required(contract),
-        env_optional=p.env_optional(contract),
-        arguments=p.string_map(contract.get("arguments"), "contract.arguments"),
-        job_arguments=p.job_arguments(contract.get("job_arguments")),
+        inputs={n: InputSpec(n, **spec) for n, spec in _channels(f, contract, "inputs").items()},
+        outputs={n: OutputSpec(n, spec["path"]) for n, spec in _channels(f, contract, "outputs").items()},
+        env_required=_env_required(f, contract),
+        env_optional=f.strings((contract.get("env_vars") or {}).get("optional"),
+                               "contract.env_vars.optional"),
+        arguments=f.strings(contract.get("arguments"), "contract.arguments"),
+        job_arguments=_job_arguments(f, contract.get("job_arguments")),
         image=str(compute.get("image") or _default_image(compute)),
         instance_type=str(compute.get("instance_type") or DEFAULT_INSTANCE_TYPE),
-        instance_count=p.positive_int(compute, "instance_count", 1),
-        volume_size_gb=p.positive_int(compute, "volume_size_in_gb", 30),
-        max_runtime_seconds=p.positive_int(compute, "max_runtime_in_seconds", DEFAULT_MAX_RUNTIME),
+        instance_count=count("instance_count", 1),
+        volume_size_gb=count("volume_size_in_gb", 30),
+        max_runtime_seconds=count("max_runtime_in_seconds", DEFAULT_MAX_RUNTIME),
         network_isolation=bool(compute.get("enable_network_isolation", False)),
-        local=p.local_section(doc.get("local")),
+        local=_local_section(f, doc.get("local")),
         raw=doc,
     )
-    suites = doc.get("suites") or {}
-    p.require_mapping(suites, "suites", "write `suites: {inputs: {name: file.json}, outputs: {...}}`")
-    step.input_suites = p.suite_paths(suites.get("inputs"), "suites.inputs", step.inputs)
-    step.output_suites = p.suite_paths(suites.get("outputs"), "suites.outputs", step.outputs)
+    suites = f.mapping(doc.get("suites") or {}, "suites",
+                       "write `suites: {inputs: {name: file.json}, outputs: {...}}`")
+    step.input_suites = _suite_paths(f, suites.get("inputs"), "suites.inputs", step.inputs)
+    step.output_suites = _suite_paths(f, suites.get("outputs"), "suites.outputs", step.outputs)
     return step
 
 
@@ -148,112 +152,89 @@ def _default_image(compute: dict) -> str:
     return f"{DEFAULT_IMAGE_REPO.format(kind=kind)}:{version}"
 
 
-class _Fields:
-    """Field checks that raise UserError naming this file."""
+# --- the contract's sections ----------------------------------------------------------------------
+# An empty `inputs:` or `outputs:` is legitimate: a Cursus step such as Registration writes
+# nothing (its effect is a side effect), and a source step such as CradleDataLoading reads nothing.
 
-    def __init__(self, path: Path):
-        self.path = path
+def _channels(f: Fields, contract: dict, key: str) -> dict[str, dict]:
+    is_input = key == "inputs"
+    where = f"contract.{key}"
+    value = f.mapping(contract.get(key) or {}, where,
+                      f"write `{key}:` as `name: {{path: /opt/ml/processing/...}}`")
+    out = {}
+    for name, spec in value.items():
+        if isinstance(spec, str):          # short form `name: /opt/ml/processing/...`
+            spec = {"path": spec}
+        f.mapping(spec, f"{where}.{name}", f"write `{name}: {{path: /opt/ml/...}}`", required=True)
+        path = spec.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            f.fail(f"{where}.{name}.path", f"expected an absolute container path, got {path!r}",
+                   f"set `path: /opt/ml/processing/{'input' if is_input else 'output'}/{name}`")
+        entry = {"path": path.rstrip("/") or "/"}
+        if is_input:
+            required = spec.get("required", True)
+            if not isinstance(required, bool):
+                f.fail(f"{where}.{name}.required", f"expected true or false, got {required!r}",
+                       "write `required: true` or `required: false`")
+            entry["required"] = required
+        out[str(name)] = entry
+    return out
 
-    def fail(self, field_name: str, message: str, fix: str):
-        raise UserError(message, file=str(self.path), field=field_name, fix=fix)
 
-    def require_mapping(self, value: Any, field_name: str, fix: str):
-        if not isinstance(value, dict):
-            self.fail(field_name, f"expected a mapping, got {type(value).__name__}", fix)
+def _env_required(f: Fields, contract: dict) -> list[str]:
+    env = f.mapping(contract.get("env_vars") or {}, "contract.env_vars",
+                    "write `env_vars: {required: [...], optional: {...}}`")
+    required = env.get("required") or []
+    if not isinstance(required, list) or not all(isinstance(v, str) for v in required):
+        f.fail("contract.env_vars.required", f"expected a list of names, got {required!r}",
+               "write `required: [LABEL_FIELD, ...]`")
+    return list(required)
 
-    def channels(self, contract: dict, key: str, with_required: bool) -> dict[str, dict]:
-        value = contract.get(key) or {}
-        where = f"contract.{key}"
-        self.require_mapping(value, where, f"write `{key}:` as `name: {{path: /opt/ml/processing/...}}`")
-        out = {}
-        for name, spec in value.items():
-            if isinstance(spec, str):          # short form `name: /opt/ml/processing/...`
-                spec = {"path": spec}
-            self.require_mapping(spec, f"{where}.{name}", f"write `{name}: {{path: /opt/ml/...}}`")
-            path = spec.get("path")
-            if not isinstance(path, str) or not path.startswith("/"):
-                self.fail(f"{where}.{name}.path", f"expected an absolute container path, got {path!r}",
-                          f"set `path: /opt/ml/processing/{'input' if with_required else 'output'}/{name}`")
-            entry = {"path": path.rstrip("/") or "/"}
-            if with_required:
-                required = spec.get("required", True)
-                if not isinstance(required, bool):
-                    self.fail(f"{where}.{name}.required", f"expected true or false, got {required!r}",
-                              "write `required: true` or `required: false`")
-                entry["required"] = required
-            out[str(name)] = entry
-        return out
 
-    def env_required(self, contract: dict) -> list[str]:
-        env = contract.get("env_vars") or {}
-        self.require_mapping(env, "contract.env_vars", "write `env_vars: {required: [...], optional: {...}}`")
-        required = env.get("required") or []
-        if not isinstance(required, list) or not all(isinstance(v, str) for v in required):
-            self.fail("contract.env_vars.required", f"expected a list of names, got {required!r}",
-                      "write `required: [LABEL_FIELD, ...]`")
-        return list(required)
+def _job_arguments(f: Fields, value: Any) -> list[JobArgument]:
+    out = []
+    for i, item in enumerate(value or []):
+        where = f"contract.job_arguments[{i}]"
+        f.mapping(item, where, "write `- {flag: --job_type, source: job_type}`", required=True)
+        flag = item.get("flag")
+        if not isinstance(flag, str) or not flag.startswith("-"):
+            f.fail(f"{where}.flag", f"expected a flag like --job_type, got {flag!r}",
+                   "write `flag: --job_type`")
+        source = str(item.get("source") or flag.lstrip("-"))
+        default = item.get("default")
+        out.append(JobArgument(flag, source, None if default is None else str(default)))
+    return out
 
-    def env_optional(self, contract: dict) -> dict[str, str]:
-        return self.string_map((contract.get("env_vars") or {}).get("optional"),
-                               "contract.env_vars.optional")
 
-    def string_map(self, value: Any, field_name: str) -> dict[str, str]:
-        value = value or {}
-        self.require_mapping(value, field_name, "write it as `NAME: value` pairs")
-        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+def _suite_paths(f: Fields, value: Any, where: str, channels: dict) -> dict[str, Path]:
+    """GX suite files per channel, relative to the step file; they must exist."""
+    value = f.mapping(value or {}, where, "write `name: path/to/suite.json`")
+    out = {}
+    for name, rel in value.items():
+        if name not in channels:
+            f.fail(f"{where}.{name}", f"no such channel {name!r}", f"use one of {sorted(channels)}")
+        path = (f.path.parent / str(rel)).resolve()
+        if not path.is_file():
+            f.fail(f"{where}.{name}", f"suite file {path} does not exist",
+                   "create it (cursus-local suggest-suite writes one) or fix the path")
+        out[str(name)] = path
+    return out
 
-    def job_arguments(self, value: Any) -> list[JobArgument]:
-        out = []
-        for i, item in enumerate(value or []):
-            where = f"contract.job_arguments[{i}]"
-            self.require_mapping(item, where, "write `- {flag: --job_type, source: job_type}`")
-            flag = item.get("flag")
-            if not isinstance(flag, str) or not flag.startswith("-"):
-                self.fail(f"{where}.flag", f"expected a flag like --job_type, got {flag!r}",
-                          "write `flag: --job_type`")
-            source = str(item.get("source") or flag.lstrip("-"))
-            default = item.get("default")
-            out.append(JobArgument(flag, source, None if default is None else str(default)))
-        return out
 
-    def positive_int(self, section: dict, key: str, default: int) -> int:
-        value = section.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            self.fail(f"compute.{key}", f"expected a positive whole number, got {value!r}",
-                      f"write e.g. `{key}: {default}`")
-        return value
-
-    def suite_paths(self, value: Any, where: str, channels: dict) -> dict[str, Path]:
-        """GX suite files per channel, relative to the step file; they must exist."""
-        value = value or {}
-        self.require_mapping(value, where, "write `name: path/to/suite.json`")
-        out = {}
-        for name, rel in value.items():
-            if name not in channels:
-                self.fail(f"{where}.{name}", f"no such channel {name!r}", f"use one of {sorted(channels)}")
-            path = (self.path.parent / str(rel)).resolve()
-            if not path.is_file():
-                self.fail(f"{where}.{name}", f"suite file {path} does not exist",
-                          "create it (cursus-local suggest-suite writes one) or fix the path")
-            out[str(name)] = path
-        return out
-
-    def local_section(self, value: Any) -> dict[str, Any]:
-        """`local:` paths are relative to the step file; resolve them now."""
-        value = value or {}
-        self.require_mapping(value, "local", "write `local: {code: ../scripts, inputs: {...}}`")
-        base = self.path.parent
-        out = dict(value)
-        if "code" in value:
-            out["code"] = (base / str(value["code"])).resolve()
-        for key in ("inputs", "outputs"):
-            mapping = value.get(key) or {}
-            self.require_mapping(mapping, f"local.{key}", f"write `{key}: {{name: ./folder}}`")
-            out[key] = {str(k): (base / str(v)).resolve() if "://" not in str(v) else str(v)
-                        for k, v in mapping.items()}
-        out["env"] = self.string_map(value.get("env"), "local.env")
-        out["job_arguments"] = self.string_map(value.get("job_arguments"), "local.job_arguments")
-        return out
+def _local_section(f: Fields, value: Any) -> dict[str, Any]:
+    """`local:` paths are relative to the step file; resolve them now."""
+    value = f.mapping(value or {}, "local", "write `local: {code: ../scripts, inputs: {...}}`")
+    base = f.path.parent
+    out = dict(value)
+    if "code" in value:
+        out["code"] = (base / str(value["code"])).resolve()
+    for key in ("inputs", "outputs"):
+        mapping = f.mapping(value.get(key) or {}, f"local.{key}", f"write `{key}: {{name: ./folder}}`")
+        out[key] = {str(k): (base / str(v)).resolve() if "://" not in str(v) else str(v)
+                    for k, v in mapping.items()}
+    out["env"] = f.strings(value.get("env"), "local.env")
+    out["job_arguments"] = f.strings(value.get("job_arguments"), "local.job_arguments")
+    return out
 
 
 def find_step(name_or_path: str, search_dirs: list[Path]) -> Path:

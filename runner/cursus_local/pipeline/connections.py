@@ -21,7 +21,6 @@ from .dag import Dag, Edge, Node
 
 EXPLICIT, EXACT, ALIAS, LAST_RESORT = 100, 90, 80, 20
 SEMANTIC_BASE, PER_KEYWORD, SEMANTIC_MAX, COMPATIBLE_BONUS = 40, 5, 70, 5
-COLUMNS = ("status", "from", "output", "to", "input", "how", "score", "note")
 
 
 @dataclass(frozen=True)
@@ -67,34 +66,6 @@ class ConnectionReport:
         out["skipped_edges"] = [list(e) for e in self.skipped_edges]
         out["ok"] = self.ok
         return out
-
-    def to_rows(self) -> list[list[str]]:
-        """Rows under COLUMNS, node by node in topological order, for a rich table."""
-        rows = []
-        missing = {p.node: p for p in self.missing_steps}
-        for node in self.order:
-            if node in missing:
-                rows.append(["no step file", "", "", node, "", missing[node].message, "",
-                             f"fix: {missing[node].fix}"])
-            rows += [["skipped", a, "?", b, "?", "not checked: no step file for " + " and ".join(
-                         n for n in (a, b) if n in missing), "", ""]
-                     for a, b in self.skipped_edges if b == node]
-            found = [("ok", c) for c in self.connections] + [("external", c) for c in self.external] \
-                + [("unfed", p) for p in self.unfed_required] + [("ambiguous", p) for p in self.ambiguous] \
-                + [("unchecked", p) for p in self.unchecked]
-            for status, item in sorted((x for x in found if _node_of(x[1]) == node),
-                                       key=lambda x: x[1].input):
-                if isinstance(item, Connection):
-                    rows.append([status, item.upstream, item.output, item.downstream, item.input,
-                                 item.how, str(item.score) if item.score else "", ""])
-                else:
-                    rows.append([status, "", "", item.node, item.input, item.message, "",
-                                 f"fix: {item.fix}"])
-        return rows
-
-
-def _node_of(item: Connection | Problem) -> str:
-    return item.downstream if isinstance(item, Connection) else item.node
 
 
 def discover(dag: Dag) -> ConnectionReport:

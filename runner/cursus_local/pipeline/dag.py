@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
+from ..fields import Fields
 from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, step_name_of
 
 JOB_TYPES = ("training", "calibration", "validation", "testing")
@@ -190,7 +191,7 @@ def split_job_type(name: str) -> tuple[str, str | None]:
 def load_dag(path: str | Path, steps_dirs: tuple[str | Path, ...] | list = ()) -> Dag:
     """Load and validate a DAG file (our YAML or Cursus JSON); errors name file, field and fix."""
     path = Path(path)
-    fields = _Fields(path)
+    fields = Fields(path)
     doc = _read(path)
     is_cursus = isinstance(doc, dict) and "dag" in doc
     parse = _parse_cursus if is_cursus else _parse_yaml
@@ -225,17 +226,17 @@ def _read(path: Path) -> Any:
                         file=str(path), fix="fix the syntax") from exc
 
 
-def _parse_yaml(doc: Any, f: _Fields):
-    f.mapping(doc, "(top level)", "a DAG file is a mapping with `nodes:` and `edges:`")
+def _parse_yaml(doc: Any, f: Fields):
+    f.mapping(doc, "(top level)", "a DAG file is a mapping with `nodes:` and `edges:`", required=True)
     f.known_keys(doc, TOP_KEYS, "")
     nodes = doc.get("nodes")
-    f.mapping(nodes, "nodes", "write `nodes:` as `name: {step: ..., env: {...}}`")
+    f.mapping(nodes, "nodes", "write `nodes:` as `name: {step: ..., env: {...}}`", required=True)
     if not nodes:
         f.fail("nodes", "no nodes", "add at least one node under `nodes:`")
     nodes = {str(k): {"step": v} if isinstance(v, str) else v or {} for k, v in nodes.items()}
     for name, entry in nodes.items():
         f.mapping(entry, f"nodes.{name}", f"write `{name}: {{step: ..., env: {{...}}}}`")
-        f.known_keys(entry, NODE_KEYS, f"nodes.{name}.")
+        f.known_keys(entry, NODE_KEYS, f"nodes.{name}")
     edges = doc.get("edges") or []
     if not isinstance(edges, list):
         f.fail("edges", f"expected a list, got {type(edges).__name__}", "write `edges: [a -> b, ...]`")
@@ -243,7 +244,7 @@ def _parse_yaml(doc: Any, f: _Fields):
     return str(doc.get("name") or f.path.stem), nodes, parsed, str(doc.get("steps_dir") or "steps")
 
 
-def _yaml_edge(item: Any, where: str, f: _Fields) -> list[Edge]:
+def _yaml_edge(item: Any, where: str, f: Fields) -> list[Edge]:
     if isinstance(item, str):
         ends = [part.strip() for part in item.split("->")]
         if len(ends) < 2 or not all(ends):
@@ -253,8 +254,9 @@ def _yaml_edge(item: Any, where: str, f: _Fields) -> list[Edge]:
         if len(item) != 2 or not all(isinstance(x, str) and x for x in item):
             f.fail(where, f"expected [upstream, downstream], got {item!r}", "write `- [a, b]`")
         return [Edge(item[0], item[1], where=where)]
-    f.mapping(item, where, "write `- a -> b`, `- [a, b]` or `- {from: a, to: b, map: {...}}`")
-    f.known_keys(item, EDGE_KEYS, f"{where}.")
+    f.mapping(item, where, "write `- a -> b`, `- [a, b]` or `- {from: a, to: b, map: {...}}`",
+              required=True)
+    f.known_keys(item, EDGE_KEYS, where)
     for end in ("from", "to"):
         if not isinstance(item.get(end), str) or not item[end]:
             f.fail(f"{where}.{end}", "dangling edge: missing or empty",
@@ -263,7 +265,7 @@ def _yaml_edge(item: Any, where: str, f: _Fields) -> list[Edge]:
                  _checks(item.get("checks"), f"{where}.checks", f), where)]
 
 
-def _edge_map(value: Any, where: str, f: _Fields) -> tuple[tuple[str, str], ...] | None:
+def _edge_map(value: Any, where: str, f: Fields) -> tuple[tuple[str, str], ...] | None:
     if value is None:
         return None
     f.mapping(value, where, "write `map: {upstream_output: downstream_input}`")
@@ -277,13 +279,13 @@ def _edge_map(value: Any, where: str, f: _Fields) -> tuple[tuple[str, str], ...]
     return tuple(pairs)
 
 
-def _checks(value: Any, where: str, f: _Fields) -> Checks | None:
+def _checks(value: Any, where: str, f: Fields) -> Checks | None:
     if value is None:
         return None
     if isinstance(value, str):
         value = {"suite": value}
     f.mapping(value, where, "write `checks: {suite: suites/x.json, on: producer}`")
-    f.known_keys(value, ("suite", "on"), f"{where}.")
+    f.known_keys(value, ("suite", "on"), where)
     suite, side = value.get("suite"), value.get("on", "producer")
     if not isinstance(suite, str) or not suite:
         f.fail(f"{where}.suite", "missing", "name the GX suite file: `suite: suites/x.json`")
@@ -297,9 +299,9 @@ def _checks(value: Any, where: str, f: _Fields) -> Checks | None:
     return Checks(suite_path, side)
 
 
-def _parse_cursus(doc: Any, f: _Fields):
+def _parse_cursus(doc: Any, f: Fields):
     dag = doc.get("dag")
-    f.mapping(dag, "dag", 'write `"dag": {"nodes": [...], "edges": [[a, b], ...]}`')
+    f.mapping(dag, "dag", 'write `"dag": {"nodes": [...], "edges": [[a, b], ...]}`', required=True)
     nodes = dag.get("nodes")
     if not isinstance(nodes, list) or not nodes or not all(isinstance(n, str) and n for n in nodes):
         f.fail("dag.nodes", f"expected a non-empty list of node names, got {nodes!r}",
@@ -320,7 +322,7 @@ def _parse_cursus(doc: Any, f: _Fields):
     return str(name), {n: {} for n in nodes}, parsed, None
 
 
-def _node(name: str, entry: dict, finder: _StepFinder, f: _Fields) -> Node:
+def _node(name: str, entry: dict, finder: _StepFinder, f: Fields) -> Node:
     where = f"nodes.{name}"
     ref = entry.get("step") or name
     if not isinstance(ref, str):
@@ -389,7 +391,7 @@ class _StepFinder:
 
 # --- validation ----------------------------------------------------------------------------------
 
-def _check_edges(edges: list[Edge], nodes: dict[str, Node], f: _Fields) -> None:
+def _check_edges(edges: list[Edge], nodes: dict[str, Node], f: Fields) -> None:
     seen: dict[tuple[str, str], str] = {}
     for e in edges:
         for end in (e.upstream, e.downstream):
@@ -405,7 +407,7 @@ def _check_edges(edges: list[Edge], nodes: dict[str, Node], f: _Fields) -> None:
         seen[pair] = e.where
 
 
-def _check_acyclic(dag: Dag, f: _Fields) -> None:
+def _check_acyclic(dag: Dag, f: Fields) -> None:
     if len(dag.topological_order()) == len(dag.nodes):
         return
     state: dict[str, str] = {}                 # "visiting" | "done"
@@ -426,7 +428,7 @@ def _check_acyclic(dag: Dag, f: _Fields) -> None:
                    f"remove one of the edges on this path (e.g. {cycle[-2]} -> {cycle[-1]})")
 
 
-def _check_bindings(dag: Dag, f: _Fields) -> None:
+def _check_bindings(dag: Dag, f: Fields) -> None:
     """`map:` and `inputs:` must name real channels, and no input may be fed twice explicitly."""
     for node in dag.nodes.values():
         explicit: dict[str, str] = {}
@@ -443,37 +445,13 @@ def _check_bindings(dag: Dag, f: _Fields) -> None:
                 explicit[inp] = f"{e.where}.map"
 
 
-def _require_channel(node: Node, kind: str, name: str, where: str, f: _Fields) -> None:
+def _require_channel(node: Node, kind: str, name: str, where: str, f: Fields) -> None:
     if node.step is None:
         return                                 # unknown channels; reported as a missing step
     channels = getattr(node.step, kind)
     if name not in channels:
         f.fail(where, f"{node.name} ({node.step.file.name}) has no {kind[:-1]} {name!r}",
                f"use one of: {', '.join(channels) or '(none)'}")
-
-
-class _Fields:
-    """Field checks that raise UserError naming the DAG file."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, field_name: str, message: str, fix: str):
-        raise UserError(message, file=str(self.path), field=field_name, fix=fix)
-
-    def mapping(self, value: Any, field_name: str, fix: str) -> None:
-        if not isinstance(value, dict):
-            self.fail(field_name, f"expected a mapping, got {type(value).__name__}", fix)
-
-    def known_keys(self, value: dict, allowed: tuple[str, ...], prefix: str) -> None:
-        for key in value:
-            if key not in allowed:
-                self.fail(f"{prefix}{key}", "unknown key", f"use one of: {', '.join(allowed)}")
-
-    def strings(self, value: Any, field_name: str) -> dict[str, str]:
-        value = value or {}
-        self.mapping(value, field_name, "write it as `NAME: value` pairs")
-        return {str(k): "" if v is None else str(v) for k, v in value.items()}
 
 
 def _merged(base: dict, override: dict) -> dict:

@@ -13,7 +13,8 @@ from typing import Callable
 
 from ..errors import UserError
 from ..jobs.base import Job
-from ..jobs.processing import RunOptions, build_job, job_name_for
+from ..jobs.build import build
+from ..jobs.processing import RunOptions, job_name_for
 from .connections import ConnectionReport, discover
 from .dag import Dag, Node
 
@@ -53,7 +54,7 @@ def plan(dag: Dag, run_dir: Path) -> Plan:
         options = node_options(node, report, lambda up, out: str(output_folder(run_dir, up, out)))
         options.job_name = job_name_for(name)
         try:
-            jobs[name] = build_job(node.step, options, run_dir / name / "output")
+            jobs[name] = build(node.step, options, run_dir / name / "output")
         except UserError as exc:   # its fix speaks in CLI flags: say where they go in a DAG
             problems.append(f"{name}: {exc}".replace("\n", "\n    ")
                             + f" (in the DAG: under nodes.{name}.inputs / env / job_arguments)")

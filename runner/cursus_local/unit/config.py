@@ -33,7 +33,7 @@ volumes against budgets; data-flow tests run an upstream and a downstream script
 
 A data scenario (or performance test) may also set `env`, `job_arguments`, `code` (a folder
 holding the script, relative to this file), `layout` (datasets.Layout fields: format, shards,
-splits, compression, header), `seed`, and `inputs: {<input>: {parameters}}` for steps with several
+splits, compression, header, file_pattern with {i} and {split}), `seed`, and `inputs: {<input>: {parameters}}` for steps with several
 inputs (each may hold its own `layout:`); a unit test entry may set the same keys (and `inputs`)
 as defaults for its scenarios. Every other key is a
 synthetic parameter for the step's input suite. The data is written in the layout of the step's
@@ -58,8 +58,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +65,20 @@ import yaml
 
 from ..data.datasets import Layout
 from ..errors import UserError
+from ..fields import Fields
 from ..jobs.contracts import Step, find_step, load_step
-from .quality import QUALITY_CHECKS, QualityCheck, _CheckArgs, _name_duplicates
+from .inputs import check_params, plan_inputs
+from .model import (
+    DEFAULT_VOLUME,
+    DEFAULT_VOLUMES,
+    Behavior,
+    Case,
+    DataFlowTest,
+    ScriptTests,
+    UnitTest,
+)
+from .quality import parse_quality_checks
 
-DEFAULT_VOLUMES = {"small": 1_000, "medium": 100_000, "large": 1_000_000}
-DEFAULT_VOLUME = "small"
 CONFIG_NAME = "test_scenarios.yaml"
 TEST_TYPES = ("synthetic", "s3_integration")
 
@@ -85,76 +92,9 @@ UNIT_TEST_KEYS = RUN_KEYS | {"name", "test_type", "data_scenarios", "s3_test_dat
 SCRIPT_KEYS = {"unit_tests", "quality_checks", "performance_tests", "data_flow_tests"}
 FLOW_KEYS = {"name", "upstream_script", "downstream_script", "test_data_size",
              "expected_schema_compatibility", "seed"}
-LAYOUT_KEYS = {f.name for f in dataclasses.fields(Layout)}
+# per_split is what a sample shows (detect_layout), not something to write by hand
+LAYOUT_KEYS = {f.name for f in dataclasses.fields(Layout)} - {"per_split"}
 PASSING_WORDS = {"pass", "passes", "succeed", "success"}
-
-
-# ----------------------------------------------------------------------------- the model
-
-@dataclass
-class Behavior:
-    succeed: bool = True
-    exit_code: int | None = None
-    message: str | None = None
-    label: str = ""
-
-    def describe(self) -> str:
-        if self.succeed:
-            return f"pass ({self.label})" if self.label else "pass"
-        return ", ".join(["fail"] + ([f"exit code {self.exit_code}"] if self.exit_code is not None
-                                     else []) + ([f"message {self.message!r}"] if self.message else []))
-
-
-@dataclass
-class Case:
-    """One run of the script: a data scenario, an S3 source or a performance test."""
-    name: str
-    rows: int
-    params: dict[str, dict] = field(default_factory=dict)   # input -> synthetic parameters
-    seed: int = 0
-    env: dict[str, str] = field(default_factory=dict)
-    job_arguments: dict[str, str] = field(default_factory=dict)
-    code: Path | None = None
-    layout: Layout | None = None
-    input_layouts: dict[str, Layout] = field(default_factory=dict)   # per input, from `inputs:`
-    behavior: Behavior = field(default_factory=Behavior)
-    volume: str = ""
-    max_seconds: float | None = None
-    max_memory_mb: float | None = None
-    s3_source: dict | None = None      # {pipeline_execution, step_name, output_name, input, max_bytes}
-
-
-@dataclass
-class UnitTest:
-    name: str
-    test_type: str
-    cases: list[Case]
-
-
-@dataclass
-class DataFlowTest:
-    name: str
-    upstream: Step
-    downstream: Step
-    rows: int | None                   # None: the upstream's own sample data
-    expect_compatible: bool = True
-    seed: int = 0
-
-
-@dataclass
-class ScriptTests:
-    script: str
-    step: Step
-    config: Path | None = None
-    volumes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_VOLUMES))
-    seed: int = 0
-    unit_tests: list[UnitTest] = field(default_factory=list)
-    quality_checks: list[QualityCheck] = field(default_factory=list)
-    performance_tests: list[Case] = field(default_factory=list)
-    data_flow_tests: list[DataFlowTest] = field(default_factory=list)
-
-    def of_type(self, test_type: str) -> list[UnitTest]:
-        return [t for t in self.unit_tests if t.test_type == test_type]
 
 
 # ----------------------------------------------------------------------------- loading
@@ -186,6 +126,20 @@ def load_tests(config: Path | None, scenario_dir: Path, script: str | None = Non
     return {script: found[script]}
 
 
+def scenario_case(config: Path | None, scenario_dir: Path, script: str | None, name: str) -> Case:
+    """The data scenario `name` of `script` (generate-data --from-scenario): its parameters,
+    rows, seed and layout."""
+    if not script:
+        raise UserError("--from-scenario needs --script", field="--from-scenario", fix="add --script NAME")
+    tests = load_tests(config, scenario_dir, script)[script]
+    found = [c for t in tests.unit_tests for c in t.cases if c.name == name]
+    if not found:
+        names = [c.name for t in tests.unit_tests for c in t.cases]
+        raise UserError(f"no data scenario {name!r} for {script}", field="--from-scenario",
+                        fix=f"use one of {names}" if names else "add data_scenarios to the config")
+    return found[0]
+
+
 def default_synthetic(tests: ScriptTests, rows: int | None = None) -> UnitTest:
     """One scenario of data generated from the step's input suites alone."""
     case = Case("from_suites", rows or tests.volumes[DEFAULT_VOLUME], seed=tests.seed)
@@ -199,55 +153,54 @@ def default_performance(tests: ScriptTests) -> list[Case]:
 
 
 class _Reader:
-    """Reads a test_scenarios.yaml; every error names the file, the field and the fix."""
+    """Reads a test_scenarios.yaml into the model; `self.f` checks the values, so every error
+    names the file, the field and the fix."""
 
     def __init__(self, file: Path, scenario_dir: Path):
         self.file, self.scenario_dir = file.absolute(), scenario_dir
+        self.f = Fields(self.file)
         self.volumes, self.seed = dict(DEFAULT_VOLUMES), 0
 
-    def fail(self, where: str, message: str, fix: str | None = None):
-        raise UserError(message, file=str(self.file), field=where, fix=fix)
-
     def load(self) -> dict[str, ScriptTests]:
+        f = self.f
         try:
             doc = yaml.safe_load(self.file.read_text())
         except yaml.YAMLError as exc:
             raise UserError(f"not valid YAML: {exc}", file=str(self.file),
                             fix="fix the YAML syntax") from None
-        doc = self.mapping(doc, "(top level)", "start the file with `script_integration_tests:`")
-        self.only(doc, "(top level)", {"script_integration_tests", "data_volumes", "seed"})
-        for name, rows in self.mapping(doc.get("data_volumes"), "data_volumes",
-                                       "write `data_volumes: {small: 1000, medium: 100000}`").items():
-            self.volumes[str(name)] = self.number(rows, f"data_volumes.{name}", int, 1)
-        self.seed = self.number(doc.get("seed", 0), "seed", int, 0)
-        scripts = self.mapping(doc.get("script_integration_tests"), "script_integration_tests",
-                               "write `script_integration_tests: {<script>: {unit_tests: [...]}}`")
+        doc = f.mapping(doc, "(top level)", "start the file with `script_integration_tests:`")
+        f.known_keys(doc, {"script_integration_tests", "data_volumes", "seed"}, "")
+        for name, rows in f.mapping(doc.get("data_volumes"), "data_volumes",
+                                    "write `data_volumes: {small: 1000, medium: 100000}`").items():
+            self.volumes[str(name)] = f.number(rows, f"data_volumes.{name}", int, 1)
+        self.seed = f.number(doc.get("seed", 0), "seed", int, 0)
+        scripts = f.mapping(doc.get("script_integration_tests"), "script_integration_tests",
+                            "write `script_integration_tests: {<script>: {unit_tests: [...]}}`")
         if not scripts:
-            self.fail("script_integration_tests", "no scripts",
-                      "add one: `currency_conversion: {unit_tests: [...]}`")
+            f.fail("script_integration_tests", "no scripts",
+                   "add one: `currency_conversion: {unit_tests: [...]}`")
         return {str(s): self.script(str(s), section) for s, section in scripts.items()}
 
     # --- sections ---------------------------------------------------------------------------
     def script(self, script: str, section: Any) -> ScriptTests:
-        where = f"script_integration_tests.{script}"
-        section = self.mapping(section, where, "write `unit_tests:`, `quality_checks:` ... under it")
-        self.only(section, where, SCRIPT_KEYS)
+        f, where = self.f, f"script_integration_tests.{script}"
+        section = f.mapping(section, where, "write `unit_tests:`, `quality_checks:` ... under it")
+        f.known_keys(section, SCRIPT_KEYS, where)
         step = self.step(script, where)
         tests = ScriptTests(script, step, self.file, self.volumes, self.seed)
-        for i, raw in enumerate(self.entries(section, "unit_tests", where)):
+        for i, raw in enumerate(f.entries(section, "unit_tests", where)):
             tests.unit_tests.append(self.unit_test(step, raw, f"{where}.unit_tests[{i}]", i))
-        for i, raw in enumerate(self.entries(section, "quality_checks", where)):
-            tests.quality_checks.append(self.quality_check(step, raw, f"{where}.quality_checks[{i}]"))
-        _name_duplicates(tests.quality_checks)
-        for i, raw in enumerate(self.entries(section, "performance_tests", where)):
+        tests.quality_checks = parse_quality_checks(
+            step, f.entries(section, "quality_checks", where), f"{where}.quality_checks", f)
+        for i, raw in enumerate(f.entries(section, "performance_tests", where)):
             tests.performance_tests.append(
                 self.performance(step, raw, f"{where}.performance_tests[{i}]"))
-        for i, raw in enumerate(self.entries(section, "data_flow_tests", where)):
+        for i, raw in enumerate(f.entries(section, "data_flow_tests", where)):
             tests.data_flow_tests.append(self.data_flow(raw, f"{where}.data_flow_tests[{i}]"))
         for kind, items in (("unit test", tests.unit_tests),
                             ("performance test", tests.performance_tests),
                             ("data flow test", tests.data_flow_tests)):
-            self.unique_names([t.name for t in items], f"{where}: {kind}")
+            f.unique([t.name for t in items], f"{where}: {kind}")
         return tests
 
     def step(self, name: str, where: str) -> Step:
@@ -256,31 +209,32 @@ class _Reader:
         except UserError as exc:
             if exc.file:          # the step file itself is broken: say so
                 raise
-            self.fail(where, f"no step file for script {name!r}",
-                      f"create steps/{name}.step.yaml next to {self.file.name}, or fix the name")
+            self.f.fail(where, f"no step file for script {name!r}",
+                        f"create steps/{name}.step.yaml next to {self.file.name}, or fix the name")
 
     def unit_test(self, step: Step, raw: Any, where: str, index: int) -> UnitTest:
-        raw = self.mapping(raw, where, "write `- {name: ..., test_type: synthetic, data_scenarios: [...]}`")
-        self.only(raw, where, UNIT_TEST_KEYS)
+        f = self.f
+        raw = f.mapping(raw, where, "write `- {name: ..., test_type: synthetic, data_scenarios: [...]}`")
+        f.known_keys(raw, UNIT_TEST_KEYS, where)
         test_type = raw.get("test_type", "synthetic")
         if test_type not in TEST_TYPES:
-            self.fail(f"{where}.test_type", f"unknown test type {test_type!r}",
-                      f"use one of {', '.join(TEST_TYPES)}")
+            f.fail(f"{where}.test_type", f"unknown test type {test_type!r}",
+                   f"use one of {', '.join(TEST_TYPES)}")
         name = str(raw.get("name") or f"{test_type}_{index + 1}")
         defaults = {k: raw[k] for k in RUN_KEYS | {"inputs"} if k in raw}
         if test_type == "s3_integration":
             key, build, fix = "s3_test_data", self.s3_case, \
                 "write `- {pipeline_execution: ARN, step_name: STEP, output_name: OUTPUT}`"
-            items = self.entries(raw, key, where, required=True)
+            items = f.entries(raw, key, where, required=True)
         else:
             if "s3_test_data" in raw:
-                self.fail(f"{where}.s3_test_data", "s3_test_data belongs to s3_integration tests",
-                          "set `test_type: s3_integration`, or remove s3_test_data")
+                f.fail(f"{where}.s3_test_data", "s3_test_data belongs to s3_integration tests",
+                       "set `test_type: s3_integration`, or remove s3_test_data")
             key, build, fix = "data_scenarios", self.scenario, "write `- scenario: NAME` and its parameters"
-            items = self.entries(raw, key, where) or [{"scenario": "from_suites"}]
-        cases = [build(step, {**defaults, **self.mapping(item, f"{where}.{key}[{i}]", fix)},
+            items = f.entries(raw, key, where) or [{"scenario": "from_suites"}]
+        cases = [build(step, {**defaults, **f.mapping(item, f"{where}.{key}[{i}]", fix)},
                        f"{where}.{key}[{i}]", i) for i, item in enumerate(items)]
-        self.unique_names([c.name for c in cases], f"{where}: scenario")
+        f.unique([c.name for c in cases], f"{where}: scenario")
         return UnitTest(name, test_type, cases)
 
     def scenario(self, step: Step, raw: dict, where: str, index: int) -> Case:
@@ -291,78 +245,83 @@ class _Reader:
         return case
 
     def performance(self, step: Step, raw: Any, where: str) -> Case:
-        raw = self.mapping(raw, where, "write `- {volume: medium, max_seconds: 60, max_memory_mb: 1024}`")
+        f = self.f
+        raw = f.mapping(raw, where, "write `- {volume: medium, max_seconds: 60, max_memory_mb: 1024}`")
         if "volume" in raw and "rows" in raw:
-            self.fail(where, "both `volume` and `rows`", "give one of them")
+            f.fail(where, "both `volume` and `rows`", "give one of them")
         volume = raw.get("volume", DEFAULT_VOLUME if "rows" not in raw else "")
         rows = self.rows(raw.get("rows", volume), f"{where}.{'rows' if 'rows' in raw else 'volume'}")
         case = self.run_settings(raw, where, str(raw.get("name") or volume or f"{rows}_rows"))
         case.rows, case.volume = rows, str(volume)
         for key in ("max_seconds", "max_memory_mb"):
             if raw.get(key) is not None:
-                setattr(case, key, self.number(raw[key], f"{where}.{key}", float, 0))
+                setattr(case, key, f.number(raw[key], f"{where}.{key}", float, 0))
         case.params = self.params(step, case, raw, where, PERFORMANCE_KEYS)
         return case
 
     def s3_case(self, step: Step, raw: dict, where: str, _index: int) -> Case:
-        self.only(raw, where, S3_KEYS)
+        f = self.f
+        f.known_keys(raw, S3_KEYS, where)
         for key in ("pipeline_execution", "step_name", "output_name"):
             if not isinstance(raw.get(key), str) or not raw[key]:
-                self.fail(f"{where}.{key}", f"missing {key}",
-                          "write `pipeline_execution: arn:aws:sagemaker:...:pipeline/NAME/execution/ID`, "
-                          "`step_name: <pipeline step>`, `output_name: <its output>`")
-        target = raw.get("input") or self.sole(list(step.inputs), f"{where}.input", "input")
+                f.fail(f"{where}.{key}", f"missing {key}",
+                       "write `pipeline_execution: arn:aws:sagemaker:...:pipeline/NAME/execution/ID`, "
+                       "`step_name: <pipeline step>`, `output_name: <its output>`")
+        target = raw.get("input") or f.sole(list(step.inputs), f"{where}.input", "input")
         if target not in step.inputs:
-            self.fail(f"{where}.input", f"no input {target!r} in {step.name}",
-                      f"use one of {sorted(step.inputs)}")
+            f.fail(f"{where}.input", f"no input {target!r} in {step.name}",
+                   f"use one of {sorted(step.inputs)}")
         source = {k: raw[k] for k in ("pipeline_execution", "step_name", "output_name")}
         source["input"] = target
         if "max_bytes" in raw:
-            source["max_bytes"] = self.number(raw["max_bytes"], f"{where}.max_bytes", int, 1)
+            source["max_bytes"] = f.number(raw["max_bytes"], f"{where}.max_bytes", int, 1)
         case = self.run_settings(raw, where, str(raw.get("name") or
                                                  f"{raw['step_name']}.{raw['output_name']}"))
         case.s3_source = source
         return case
 
     def run_settings(self, raw: dict, where: str, name: str) -> Case:
+        f = self.f
         case = Case(name, 0, seed=self.seed)
         if "seed" in raw:
-            case.seed = self.number(raw["seed"], f"{where}.seed", int, 0)
-        case.env = self.string_map(raw.get("env"), f"{where}.env")
-        case.job_arguments = self.string_map(raw.get("job_arguments"), f"{where}.job_arguments")
+            case.seed = f.number(raw["seed"], f"{where}.seed", int, 0)
+        case.env = f.strings(raw.get("env"), f"{where}.env")
+        case.job_arguments = f.strings(raw.get("job_arguments"), f"{where}.job_arguments")
         if raw.get("code") is not None:
             case.code = (self.file.parent / str(raw["code"])).resolve()
             if not case.code.is_dir():
-                self.fail(f"{where}.code", f"no folder {case.code}",
-                          "give the folder holding the script, relative to this file")
+                f.fail(f"{where}.code", f"no folder {case.code}",
+                       "give the folder holding the script, relative to this file")
         if raw.get("layout") is not None:
             case.layout = self.layout(raw["layout"], f"{where}.layout")
         case.behavior = self.behavior(raw.get("expected_behavior"), f"{where}.expected_behavior")
         return case
 
     def params(self, step: Step, case: Case, raw: dict, where: str, known: set) -> dict[str, dict]:
-        """Synthetic parameters per input: the other keys for the only input, or `inputs:`."""
+        """Synthetic parameters per input: the other keys for the only input, or `inputs:`.
+        They are checked against the step's input suites here; no data is generated."""
+        f = self.f
         top = {k: v for k, v in raw.items() if k not in known}
-        per_input = self.mapping(raw.get("inputs"), f"{where}.inputs",
-                                 "write `inputs: {<input>: {<parameter>: ...}}`")
+        per_input = f.mapping(raw.get("inputs"), f"{where}.inputs",
+                              "write `inputs: {<input>: {<parameter>: ...}}`")
         for name in per_input:
             if name not in step.inputs:
-                self.fail(f"{where}.inputs.{name}", f"no input {name!r} in {step.name}",
-                          f"use one of {sorted(step.inputs)}")
+                f.fail(f"{where}.inputs.{name}", f"no input {name!r} in {step.name}",
+                       f"use one of {sorted(step.inputs)}")
         params = {}
         for name, value in per_input.items():
-            params[name] = dict(self.mapping(value, f"{where}.inputs.{name}", "write parameters as a mapping"))
+            params[name] = dict(f.mapping(value, f"{where}.inputs.{name}", "write parameters as a mapping"))
             if "layout" in params[name]:
                 case.input_layouts[name] = self.layout(params[name].pop("layout"),
                                                        f"{where}.inputs.{name}.layout")
         if top:
-            target = self.sole(list(step.inputs), f"{where}.{next(iter(top))}", "input",
-                               fix_hint="put the parameters under `inputs: {<input>: {...}}`")
+            target = f.sole(list(step.inputs), f"{where}.{next(iter(top))}", "input",
+                            fix="put the parameters under `inputs: {<input>: {...}}`")
             params[target] = {**top, **params.get(target, {})}
         case.params = params
         try:
-            plan_inputs(step, case, dry_run=True)
-        except UserError as exc:
+            check_params(step, case)
+        except UserError as exc:   # name this file and the parameter's own field
             field_name = (exc.field or "").removeprefix("params.")
             close = difflib.get_close_matches(field_name, known, n=1) if field_name in top else []
             raise UserError(exc.message, file=str(self.file),
@@ -371,163 +330,50 @@ class _Reader:
                             else exc.fix or "see the synthetic parameters in synthetic.py") from None
         return params
 
-    def quality_check(self, step: Step, raw: Any, where: str) -> QualityCheck:
-        raw = self.mapping(raw, where, "write `- {check_type: null_value_validation, max_null_percentage: 0.05}`")
-        kind = raw.get("check_type")
-        if kind not in QUALITY_CHECKS:
-            close = difflib.get_close_matches(str(kind), QUALITY_CHECKS, n=1)
-            self.fail(f"{where}.check_type", f"unknown check type {kind!r}",
-                      f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(QUALITY_CHECKS)}")
-        build, keys = QUALITY_CHECKS[kind]
-        self.only(raw, where, keys | {"check_type", "name", "output", "severity"})
-        output = raw.get("output") or next(iter(step.outputs), None)
-        if output not in step.outputs:
-            self.fail(f"{where}.output", f"no output {output!r} in {step.name}",
-                      f"use one of {sorted(step.outputs)}")
-        severity = raw.get("severity", "critical")
-        expectations = build(_CheckArgs(self, raw, where))
-        for e in expectations:
-            e["severity"] = severity
-        from ..data.checks import check_suite
-        try:
-            check_suite({"name": kind, "expectations": [e for e in expectations
-                                                        if e["kwargs"].get("column", "") is not None]})
-        except UserError as exc:
-            self.fail(where, exc.message, exc.fix)
-        return QualityCheck(str(raw.get("name") or kind), kind, output, expectations)
-
     def data_flow(self, raw: Any, where: str) -> DataFlowTest:
-        raw = self.mapping(raw, where, "write `- {upstream_script: A, downstream_script: B}`")
-        self.only(raw, where, FLOW_KEYS)
-        up, down = (self.step(str(raw.get(k) or self.fail(f"{where}.{k}", f"missing {k}",
-                                                            f"name a step: `{k}: <script>`")),
+        f = self.f
+        raw = f.mapping(raw, where, "write `- {upstream_script: A, downstream_script: B}`")
+        f.known_keys(raw, FLOW_KEYS, where)
+        up, down = (self.step(str(raw.get(k) or f.fail(f"{where}.{k}", f"missing {k}",
+                                                         f"name a step: `{k}: <script>`")),
                               f"{where}.{k}") for k in ("upstream_script", "downstream_script"))
         size = raw.get("test_data_size")
         return DataFlowTest(
             str(raw.get("name") or f"{up.name}_to_{down.name}"), up, down,
             None if size is None else self.rows(size, f"{where}.test_data_size"),
             bool(raw.get("expected_schema_compatibility", True)),
-            self.number(raw.get("seed", self.seed), f"{where}.seed", int, 0))
+            f.number(raw.get("seed", self.seed), f"{where}.seed", int, 0))
 
-    # --- values -----------------------------------------------------------------------------
-    def mapping(self, value: Any, where: str, fix: str) -> dict:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.fail(where, f"expected a mapping, got {type(value).__name__}", fix)
-        return value
-
-    def entries(self, section: dict, key: str, where: str, required: bool = False) -> list:
-        value = section.get(key)
-        if value is None and not required:
-            return []
-        if not isinstance(value, list) or (required and not value):
-            self.fail(f"{where}.{key}", f"expected a list, got {type(value).__name__}",
-                      f"write `{key}:` followed by `- ...` entries")
-        return value
-
-    def only(self, raw: dict, where: str, allowed: set):
-        for key in raw:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                self.fail(f"{where}.{key}", f"unknown key {key!r}",
-                          f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(sorted(allowed))}")
-
-    def number(self, value: Any, where: str, kind: type, minimum=None, maximum=None):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not (
-            kind is int and value != int(value))
-        if not ok or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            bounds = f" from {minimum} to {maximum}" if maximum is not None else f" >= {minimum}"
-            self.fail(where, f"expected {'a whole number' if kind is int else 'a number'}{bounds}, "
-                             f"got {value!r}", f"write e.g. `{where.rsplit('.', 1)[-1]}: {minimum or 1}`")
-        return kind(value)
-
+    # --- values that mean something only here ---------------------------------------------
     def rows(self, value: Any, where: str) -> int:
+        """A number of rows, or the name of a data volume."""
         if isinstance(value, str):
             if value not in self.volumes:
-                self.fail(where, f"unknown data volume {value!r}",
-                          f"use a number of rows or one of {', '.join(self.volumes)} (data_volumes:)")
+                self.f.fail(where, f"unknown data volume {value!r}",
+                            f"use a number of rows or one of {', '.join(self.volumes)} (data_volumes:)")
             return self.volumes[value]
-        return self.number(value, where, int, 0)
-
-    def string_map(self, value: Any, where: str) -> dict[str, str]:
-        value = self.mapping(value, where, "write `NAME: value` pairs")
-        return {str(k): v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict))
-                else str(v) for k, v in value.items()}
+        return self.f.number(value, where, int, 0)
 
     def layout(self, value: Any, where: str) -> Layout:
-        value = self.mapping(value, where, "write `layout: {format: parquet, shards: 2, splits: [train, test]}`")
-        self.only(value, where, LAYOUT_KEYS)
+        value = self.f.mapping(value, where,
+                               "write `layout: {format: parquet, shards: 2, splits: [train, test]}`")
+        self.f.known_keys(value, LAYOUT_KEYS, where)
         try:
             return Layout(**value)
         except UserError as exc:
-            self.fail(f"{where}.{exc.field}", exc.message, exc.fix)
+            self.f.fail(f"{where}.{exc.field}", exc.message, exc.fix)
 
     def behavior(self, value: Any, where: str) -> Behavior:
         if value is None or (isinstance(value, str) and value.lower() in PASSING_WORDS):
             return Behavior()
         if isinstance(value, str):
             return Behavior(succeed=value.lower() != "fail", label=value)
-        value = self.mapping(value, where, "write `pass`, `fail` or `{exit_code: 1, message: TEXT}`")
-        self.only(value, where, {"status", "exit_code", "message", "label"})
+        value = self.f.mapping(value, where, "write `pass`, `fail` or `{exit_code: 1, message: TEXT}`")
+        self.f.known_keys(value, {"status", "exit_code", "message", "label"}, where)
         status = str(value.get("status", "fail")).lower()
         if status not in PASSING_WORDS | {"fail"}:
-            self.fail(f"{where}.status", f"unknown status {status!r}", "use pass or fail")
+            self.f.fail(f"{where}.status", f"unknown status {status!r}", "use pass or fail")
         code = value.get("exit_code")
         if code is not None:
-            code = self.number(code, f"{where}.exit_code", int, 0, 255)
+            code = self.f.number(code, f"{where}.exit_code", int, 0, 255)
         return Behavior(status != "fail", code, value.get("message"), str(value.get("label", "")))
-
-    def sole(self, names: list[str], where: str, what: str, fix_hint: str = "") -> str:
-        if len(names) != 1:
-            self.fail(where, f"the step has {len(names)} {what}s ({', '.join(names) or 'none'}); "
-                             f"which one is meant?", fix_hint or f"name it: `{what}: <{what}>`")
-        return names[0]
-
-    def unique_names(self, names: list[str], what: str):
-        if dupes := sorted({n for n in names if names.count(n) > 1}):
-            self.fail(what, f"names used twice: {dupes}", "give each its own `name:`")
-
-
-# ----------------------------------------------------------------------------- synthetic inputs
-
-@dataclass
-class InputPlan:
-    """Where one input's data comes from: generated (suite and/or parameters) or a sample as is."""
-    name: str
-    suite: Path | None = None
-    params: dict = field(default_factory=dict)
-    layout: Layout | None = None
-    sample: Path | None = None
-
-
-def plan_inputs(step: Step, case: Case, *, suites: dict[str, Path] | None = None,
-                dry_run: bool = False) -> list[InputPlan]:
-    """An input with a suite (or `columns:` parameters) is generated, in the layout of its
-    `local.inputs` sample unless the case gives one; one with only a sample uses it as is.
-    `dry_run` generates two rows of each to check the parameters against the suites."""
-    from ..data import checks, datasets, synthetic
-
-    suites = {**step.input_suites, **(suites or {})}
-    plans = []
-    for name, spec in step.inputs.items():
-        params = case.params.get(name, {})
-        sample = step.local.get("inputs", {}).get(name)
-        sample = sample if isinstance(sample, Path) and sample.exists() else None
-        if name in suites or params.get("columns"):
-            layout = case.input_layouts.get(name) or case.layout or (
-                datasets.detect_layout(sample) if sample else None)
-            plans.append(InputPlan(name, suites.get(name), params, layout))
-            if dry_run:
-                suite = checks.load_suite(suites[name]) if name in suites else None
-                synthetic.generate(suite, rows=2, seed=case.seed,
-                                   params={k: v for k, v in params.items() if k != "data_size"})
-        elif sample:
-            plans.append(InputPlan(name, sample=sample))
-        elif spec.required:
-            raise UserError(f"input {name!r} has no suite to generate data from and no sample",
-                            file=str(step.file), field=f"suites.inputs.{name}",
-                            fix="add `suites: {inputs: {" + name + ": <suite.json>}}` to the step "
-                                "(cursus-local suggest-suite drafts one from real data), or give "
-                                f"`inputs: {{{name}: {{columns: ...}}}}` in the scenario")
-    return plans

@@ -1,21 +1,22 @@
-"""Quality checks from test_scenarios.yaml (the format: scenario_config.py): each check type
-becomes GX expectations; `evaluate_outputs` runs them and the step's output suites on what a script
-wrote, and details the failing expectations with their failing rows."""
+"""Quality checks from test_scenarios.yaml (the format: config.py): each check type becomes GX
+expectations; `parse_quality_checks` reads them, `evaluate_outputs` runs them and the step's output
+suites on what a script wrote, and details the failing expectations with their failing rows."""
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
+from ..data import checks, datasets
 from ..errors import UserError
+from ..fields import Fields
 from ..jobs.contracts import Step
+from ..results import jsonable
+from ..status import Verdict
 
-if TYPE_CHECKING:
-    from .config import _Reader
-
-PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 EXAMPLE_ROWS = 5
 
 
@@ -27,9 +28,11 @@ class QualityCheck:
     expectations: list[dict]           # GX expectations; `column: None` means every column
 
 
-class _CheckArgs:
-    def __init__(self, reader: _Reader, raw: dict, where: str):
-        self.reader, self.raw, self.where = reader, raw, where
+class CheckArgs:
+    """One quality check entry as its builder reads it; bad values fail naming the field."""
+
+    def __init__(self, fields: Fields, raw: dict, where: str):
+        self.fields, self.raw, self.where = fields, raw, where
 
     def get(self, key: str, default=None):
         return self.raw.get(key, default)
@@ -40,24 +43,24 @@ class _CheckArgs:
             return []
         values = value if isinstance(value, list) else [value]
         if not values or not all(isinstance(v, str) and v for v in values):
-            self.reader.fail(f"{self.where}.column", f"expected a column name or a list, got {value!r}",
+            self.fields.fail(f"{self.where}.column", f"expected a column name or a list, got {value!r}",
                              "write `column: converted_amount` or `columns: [a, b]`")
         return values
 
     def fraction(self, key: str, default: float) -> float:
         value = self.raw.get(key, default)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1:
-            self.reader.fail(f"{self.where}.{key}", f"{value} is more than 1: this is a fraction",
+            self.fields.fail(f"{self.where}.{key}", f"{value} is more than 1: this is a fraction",
                              f"write 0.05 for 5% (`{key}: 0.05`)")
-        return self.reader.number(value, f"{self.where}.{key}", float, 0, 1)
+        return self.fields.number(value, f"{self.where}.{key}", float, 0, 1)
 
     def bounds(self) -> dict:
         out = {k: self.raw[k] for k in ("min_value", "max_value") if self.raw.get(k) is not None}
         if not out:
-            self.reader.fail(self.where, "no bounds", "give min_value, max_value or both")
+            self.fields.fail(self.where, "no bounds", "give min_value, max_value or both")
         for key, value in out.items():
             if not isinstance(value, (int, float, str)) or isinstance(value, bool):
-                self.reader.fail(f"{self.where}.{key}", f"expected a number, got {value!r}",
+                self.fields.fail(f"{self.where}.{key}", f"expected a number, got {value!r}",
                                  f"write `{key}: 0`")
         return out
 
@@ -66,40 +69,40 @@ def _expect(kind: str, **kwargs) -> dict:
     return {"type": f"expect_{kind}", "kwargs": kwargs}
 
 
-def _schema(a: _CheckArgs) -> list[dict]:
+def _schema(a: CheckArgs) -> list[dict]:
     required = a.get("required_columns") or []
-    types = a.reader.mapping(a.get("column_types"), f"{a.where}.column_types",
+    types = a.fields.mapping(a.get("column_types"), f"{a.where}.column_types",
                              "write `column_types: {amount: float64}`")
     if not isinstance(required, list) or not (required or types):
-        a.reader.fail(f"{a.where}.required_columns", "expected a list of column names",
+        a.fields.fail(f"{a.where}.required_columns", "expected a list of column names",
                       "write `required_columns: [order_id, converted_amount]`")
     return ([_expect("column_to_exist", column=c) for c in required if c not in types]
             + [_expect("column_values_to_be_of_type", column=c, type_=t) for c, t in types.items()])
 
 
-def _nulls(a: _CheckArgs) -> list[dict]:
+def _nulls(a: CheckArgs) -> list[dict]:
     mostly = round(1 - a.fraction("max_null_percentage", 0.0), 6)
     return [_expect("column_values_to_not_be_null", column=c, mostly=mostly)
             for c in a.columns(required=False) or [None]]
 
 
-def _row_count(a: _CheckArgs) -> list[dict]:
-    bounds = {k: a.reader.number(v, f"{a.where}.{k}", int, 0) for k, v in a.bounds().items()}
+def _row_count(a: CheckArgs) -> list[dict]:
+    bounds = {k: a.fields.number(v, f"{a.where}.{k}", int, 0) for k, v in a.bounds().items()}
     return [_expect("table_row_count_to_be_between", min_value=bounds.get("min_value"),
                     max_value=bounds.get("max_value"))]
 
 
-def _raw_expectation(a: _CheckArgs) -> list[dict]:
+def _raw_expectation(a: CheckArgs) -> list[dict]:
     kind = a.get("type")
     if not isinstance(kind, str) or not kind.startswith("expect_"):
-        a.reader.fail(f"{a.where}.type", f"expected a GX expectation type, got {kind!r}",
+        a.fields.fail(f"{a.where}.type", f"expected a GX expectation type, got {kind!r}",
                       "write `type: expect_column_values_to_be_between`")
-    return [{"type": kind, "kwargs": dict(a.reader.mapping(a.get("kwargs"), f"{a.where}.kwargs",
+    return [{"type": kind, "kwargs": dict(a.fields.mapping(a.get("kwargs"), f"{a.where}.kwargs",
                                                            "write `kwargs: {column: ...}`"))}]
 
 
 # check_type -> (builder, its keys)
-QUALITY_CHECKS: dict[str, tuple[Callable[[_CheckArgs], list[dict]], set]] = {
+QUALITY_CHECKS: dict[str, tuple[Callable[[CheckArgs], list[dict]], set]] = {
     "schema_validation": (_schema, {"required_columns", "column_types"}),
     "data_range_validation": (lambda a: [_expect("column_values_to_be_between", column=c, **a.bounds())
                                          for c in a.columns()],
@@ -118,10 +121,43 @@ QUALITY_CHECKS: dict[str, tuple[Callable[[_CheckArgs], list[dict]], set]] = {
 }
 
 
-def _name_duplicates(checks: list[QualityCheck]):
+def parse_quality_checks(step: Step, items: list, where: str, fields: Fields) -> list[QualityCheck]:
+    """The `quality_checks:` entries of one script (`where` is that list's field)."""
+    parsed = [parse_quality_check(step, raw, f"{where}[{i}]", fields) for i, raw in enumerate(items)]
+    _name_duplicates(parsed)
+    return parsed
+
+
+def parse_quality_check(step: Step, raw: Any, where: str, fields: Fields) -> QualityCheck:
+    raw = fields.mapping(raw, where,
+                         "write `- {check_type: null_value_validation, max_null_percentage: 0.05}`")
+    kind = raw.get("check_type")
+    if kind not in QUALITY_CHECKS:
+        close = difflib.get_close_matches(str(kind), QUALITY_CHECKS, n=1)
+        fields.fail(f"{where}.check_type", f"unknown check type {kind!r}",
+                    f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(QUALITY_CHECKS)}")
+    build, keys = QUALITY_CHECKS[kind]
+    fields.known_keys(raw, keys | {"check_type", "name", "output", "severity"}, where)
+    output = raw.get("output") or next(iter(step.outputs), None)
+    if output not in step.outputs:
+        fields.fail(f"{where}.output", f"no output {output!r} in {step.name}",
+                    f"use one of {sorted(step.outputs)}")
+    severity = raw.get("severity", "critical")
+    expectations = build(CheckArgs(fields, raw, where))
+    for e in expectations:
+        e["severity"] = severity
+    try:   # "every column" expectations (column None) are checked once the columns are known
+        checks.check_suite({"name": kind, "expectations": [
+            e for e in expectations if e["kwargs"].get("column", "") is not None]})
+    except UserError as exc:
+        fields.fail(where, exc.message, exc.fix)
+    return QualityCheck(str(raw.get("name") or kind), kind, output, expectations)
+
+
+def _name_duplicates(parsed: list[QualityCheck]):
     """Two checks of one type get their column (or position) in their names."""
-    names = [c.name for c in checks]
-    for i, check in enumerate(checks):
+    names = [c.name for c in parsed]
+    for i, check in enumerate(parsed):
         if names.count(check.name) > 1:
             columns = {e["kwargs"].get("column") for e in check.expectations} - {None}
             check.name += f"[{','.join(sorted(columns))}]" if columns else f"[{i + 1}]"
@@ -129,20 +165,18 @@ def _name_duplicates(checks: list[QualityCheck]):
 
 @dataclass
 class Quality:
-    statuses: dict[str, str] = field(default_factory=dict)     # check -> PASS | WARN | FAIL
+    statuses: dict[str, Verdict] = field(default_factory=dict)
     details: dict[str, dict] = field(default_factory=dict)     # for checks that didn't pass
     score: float | None = None
 
     @property
     def failed(self) -> bool:
-        return FAIL in self.statuses.values()
+        return Verdict.FAIL in self.statuses.values()
 
 
 def evaluate_outputs(step: Step, quality_checks: list[QualityCheck],
                      outputs: dict[str, Path]) -> Quality:
     """Quality checks and the step's output suites on what the script wrote."""
-    from ..data import checks, datasets
-
     quality, fractions = Quality(), []
     for output, folder in outputs.items():
         mine = [c for c in quality_checks if c.output == output]
@@ -177,8 +211,8 @@ def evaluate_outputs(step: Step, quality_checks: list[QualityCheck],
                 by_owner[owners[i % len(owners)]].append(r)
                 fractions.append(_pass_fraction(r))
             for owner, items in by_owner.items():
-                quality.statuses[owner] = _status(items)
-                if quality.statuses[owner] != PASS:
+                quality.statuses[owner] = checks.verdict(items)
+                if quality.statuses[owner] != Verdict.PASS:
                     quality.details[owner] = _failure_details(folder, items)
     quality.score = round(sum(fractions) / len(fractions), 4) if fractions else None
     return quality
@@ -186,15 +220,8 @@ def evaluate_outputs(step: Step, quality_checks: list[QualityCheck],
 
 def _all_fail(quality: Quality, names: list[str], message: str):
     for name in names:
-        quality.statuses[name] = FAIL
-        quality.details[name] = {"status": FAIL, "message": message}
-
-
-def _status(items: list) -> str:
-    failed = [r for r in items if not r.success]
-    if any(r.severity == "critical" for r in failed):
-        return FAIL
-    return WARN if failed else PASS
+        quality.statuses[name] = Verdict.FAIL
+        quality.details[name] = {"status": Verdict.FAIL, "message": message}
 
 
 def _pass_fraction(r) -> float:
@@ -217,14 +244,14 @@ def _failure_details(folder: Path, items: list) -> dict:
         if (mask := _failing_mask(folder, r, tables)) is not None:
             table = tables[r.split]
             failure["failing_rows"] = pc.sum(mask).as_py() or 0
-            failure["example_rows"] = _jsonable(table.filter(mask).slice(0, EXAMPLE_ROWS).to_pylist())
+            failure["example_rows"] = jsonable(table.filter(mask).slice(0, EXAMPLE_ROWS).to_pylist())
             if r in critical or not critical:   # count the rows behind the status
                 masks[r.split] = pc.or_(masks[r.split], mask) if r.split in masks else mask
         failures.append(failure)
     counted = sum(pc.sum(m).as_py() or 0 for m in masks.values())
     uncounted = sum(f["failing_rows"] or 0 for f in failures if "example_rows" not in f
                     and (f["severity"] == "critical" or not critical))
-    return {"status": _status(items), "failing_rows": counted + uncounted, "failures": failures}
+    return {"status": checks.verdict(items), "failing_rows": counted + uncounted, "failures": failures}
 
 
 def _failing_mask(folder: Path, r, tables: dict):
@@ -233,7 +260,6 @@ def _failing_mask(folder: Path, r, tables: dict):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ..data import datasets
     if r.column is None or r.type not in ROW_PREDICATES:
         return None
     try:
@@ -257,12 +283,3 @@ def _failing_mask(folder: Path, r, tables: dict):
 ROW_PREDICATES = ("expect_column_values_to_not_be_null", "expect_column_values_to_be_between",
                   "expect_column_values_to_be_in_set")
 
-
-def _jsonable(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value.isoformat() if hasattr(value, "isoformat") else value

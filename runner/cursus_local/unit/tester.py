@@ -1,6 +1,6 @@
 """Running script unit tests: each case's inputs are generated (or fetched from S3), the script
-runs in its container, and the results go to `unit_tests.json`. The test_scenarios.yaml model,
-its loading and the input plans live in scenario_config.py, the quality checks in quality.py."""
+runs in its container, and the results go to `unit_tests.json`. The test_scenarios.yaml model is
+in model.py, its loading in config.py, the input data in inputs.py, the quality checks in quality.py."""
 
 from __future__ import annotations
 
@@ -13,46 +13,18 @@ from typing import Any, Callable
 
 from .. import results
 from ..errors import UserError
-from ..jobs.processing import RunOptions, build_job
+from ..jobs.build import build
+from ..jobs.processing import RunOptions
 from ..pipeline.step import StepRun, run_job
-from ..status import JobStatus, TestEvent
-from .config import (
-    DEFAULT_VOLUME,
-    Behavior,
-    Case,
-    DataFlowTest,
-    InputPlan,
-    ScriptTests,
-    UnitTest,
-    plan_inputs,
-)
-from .quality import FAIL, PASS, WARN, Quality, evaluate_outputs
+from ..status import JobStatus, TestEvent, Verdict
+from .inputs import plan_inputs, write_inputs
+from .model import DEFAULT_VOLUME, Behavior, Case, DataFlowTest, ScriptTests, UnitTest
+from .quality import Quality, evaluate_outputs
 
 PARTS = ("synthetic", "s3_integration", "performance", "data_flow")
 LOG_TAIL = 15
 
 TestEventHandler = Callable[[TestEvent], None]
-
-
-# ----------------------------------------------------------------------------- synthetic inputs
-
-def write_inputs(plans: list[InputPlan], folder: Path, rows: int, seed: int,
-                 single_in_folder: bool = False) -> dict[str, Path]:
-    """Generate each planned input into `folder/<input>` (`folder` itself if single_in_folder
-    and there is one input); deterministic for a seed. Returns input -> its data."""
-    from ..data import checks, synthetic
-
-    bound = {}
-    for i, plan in enumerate(plans):
-        if plan.sample is not None:
-            bound[plan.name] = plan.sample
-            continue
-        target = folder if single_in_folder and len(plans) == 1 else folder / plan.name
-        suite = checks.load_suite(plan.suite) if plan.suite else None
-        synthetic.generate_to(target, suite, rows, seed=seed + i, params=plan.params,
-                              layout=plan.layout)
-        bound[plan.name] = target
-    return bound
 
 
 # ----------------------------------------------------------------------------- running
@@ -96,22 +68,22 @@ class ScriptTester:
                 entries = [self.unit_case(t, c) for t in units for c in t.cases]
                 if entries:
                     body[f"{test_type}_tests"] = _summary(entries, test_type)
-                    failed += sum(e["status"] != PASS for e in entries)
+                    failed += sum(e["status"] != Verdict.PASS for e in entries)
         cases = performance if performance is not None else self.tests.performance_tests
         if "performance" in parts and cases:
             perf = [self.performance_case(c) for c in cases]
             body["performance_tests"] = _summary(perf, "performance")
-            failed += sum(e["status"] != PASS for e in perf)
+            failed += sum(e["status"] != Verdict.PASS for e in perf)
         report = {"script_unit_tests": body}
         if "data_flow" in parts and self.tests.data_flow_tests:
             flows = [self.data_flow(t) for t in self.tests.data_flow_tests]
             report["data_flow_tests"] = {
                 "test_execution_id": self.run_dir.name, "timestamp": body["timestamp"],
                 "total_connections_tested": len(flows),
-                "successful_connections": sum(f["status"] != FAIL for f in flows),
-                "failed_connections": sum(f["status"] == FAIL for f in flows), "results": flows}
+                "successful_connections": sum(f["status"] != Verdict.FAIL for f in flows),
+                "failed_connections": sum(f["status"] == Verdict.FAIL for f in flows), "results": flows}
             failed += report["data_flow_tests"]["failed_connections"]
-        body["status"] = PASS if not failed else FAIL
+        body["status"] = Verdict.FAIL if failed else Verdict.PASS
         body["duration_seconds"] = round((datetime.now(timezone.utc) - started).total_seconds(), 3)
         file = results.write_json(self.run_dir / "unit_tests.json", report)
         return Report(report, file, failed)
@@ -141,12 +113,12 @@ class ScriptTester:
             quality = evaluate_outputs(self.step, self.tests.quality_checks, run.result.outputs)
             if quality.failed:
                 ok, reason = False, "quality checks failed: " + ", ".join(
-                    n for n, s in quality.statuses.items() if s == FAIL)
-        entry.update(status=PASS if ok else FAIL, output_quality_score=quality.score,
+                    n for n, s in quality.statuses.items() if s == Verdict.FAIL)
+        entry.update(status=Verdict.PASS if ok else Verdict.FAIL, output_quality_score=quality.score,
                      quality_checks=quality.statuses)
         if case.s3_source:
-            suites = [s for n, s in quality.statuses.items() if n.startswith("suite:")]
-            entry["output_validation"] = FAIL if FAIL in suites else WARN if WARN in suites else PASS
+            entry["output_validation"] = Verdict.worst(
+                s for n, s in quality.statuses.items() if n.startswith("suite:"))
         if reason:
             entry["reason"] = reason
         if quality.details:
@@ -174,7 +146,7 @@ class ScriptTester:
                              outputs={n: str(folder / "output" / n) for n in self.step.outputs},
                              env=case.env, job_arguments=case.job_arguments,
                              code_dir=str(case.code) if case.code else None)
-        job = build_job(self.step, options, folder / "output")
+        job = build(self.step, options, folder / "output")
         run = run_job(job, folder, self.backend)
         if run.result.interrupted:
             raise KeyboardInterrupt
@@ -196,11 +168,12 @@ class ScriptTester:
         if case.max_memory_mb is not None:
             budgets["max_memory_mb"] = _budget(case.max_memory_mb, usage["peak_memory_mb"])
         ok, reason = _behaved(Behavior(), run)
-        over = [f"{k} {b['actual']} > {b['limit']}" for k, b in budgets.items() if b["status"] == FAIL]
+        over = [f"{k} {b['actual']} > {b['limit']}" for k, b in budgets.items()
+                if b["status"] == Verdict.FAIL]
         if ok and over:
             ok, reason = False, "over budget: " + "; ".join(over)
         entry = {"name": case.name, "volume": case.volume or None, "rows": case.rows,
-                 "status": PASS if ok else FAIL, **usage,
+                 "status": Verdict.PASS if ok else Verdict.FAIL, **usage,
                  "rows_per_second": round(case.rows / usage["duration_seconds"])
                  if usage["duration_seconds"] else None,
                  "generation_seconds": round(generation, 3), "budgets": budgets,
@@ -229,16 +202,16 @@ class ScriptTester:
             dag.nodes[test.upstream.name].inputs = {k: str(v) for k, v in generated.items()}
         result = Sequencer(dag, self.backend, runs_dir=folder, use_cache=False).run()
         flow = {"name": test.name, **flow_result(result, test.upstream.name, test.downstream.name)}
-        compatible = flow["status"] != FAIL
+        compatible = flow["status"] != Verdict.FAIL
         flow["expected_schema_compatibility"] = test.expect_compatible
         if not result.steps[test.upstream.name].status.ok:
-            flow["status"] = FAIL      # nothing was handed over: no verdict on compatibility
+            flow["status"] = Verdict.FAIL   # nothing was handed over: no verdict on compatibility
         elif compatible != test.expect_compatible:
-            flow["status"] = FAIL
+            flow["status"] = Verdict.FAIL
             flow["issues"].append("the handoff was compatible, but expected_schema_compatibility is "
                                   "false" if compatible else "expected a compatible handoff")
         elif not test.expect_compatible:
-            flow["status"] = PASS      # incompatible, as expected
+            flow["status"] = Verdict.PASS   # incompatible, as expected
         flow["data_sample_size"] = flow["data_sample_size"] or test.rows
         self.emit(TestEvent("done", label, flow["status"]))
         return flow
@@ -271,8 +244,9 @@ def _usage(run: StepRun) -> dict:
 
 def _budget(limit: float, actual: float | None) -> dict:
     if actual is None:   # the cgroup wasn't readable: say so rather than pass silently
-        return {"limit": limit, "actual": None, "status": WARN, "note": "not measured here"}
-    return {"limit": limit, "actual": actual, "status": PASS if actual <= limit else FAIL}
+        return {"limit": limit, "actual": None, "status": Verdict.WARN, "note": "not measured here"}
+    return {"limit": limit, "actual": actual,
+            "status": Verdict.PASS if actual <= limit else Verdict.FAIL}
 
 
 def _behaved(expected: Behavior, run: StepRun) -> tuple[bool, str]:
@@ -305,7 +279,7 @@ def _log_tail(run: StepRun) -> list[str]:
 
 
 def _summary(entries: list[dict], kind: str) -> dict:
-    passed = sum(e["status"] == PASS for e in entries)
+    passed = sum(e["status"] == Verdict.PASS for e in entries)
     counts = {"synthetic": ("total_scenarios", "passed_scenarios", "failed_scenarios"),
               "s3_integration": ("total_s3_sources", "successful_sources", "failed_sources"),
               "performance": ("total_tests", "passed_tests", "failed_tests")}[kind]

@@ -1,0 +1,35 @@
+"""What several commands parse alike: NAME=VALUE pairs, and the help of the options they share."""
+
+from __future__ import annotations
+
+from ..errors import UserError
+
+DAG_HELP = "Our dag.yaml or a Cursus *.dag.json"
+STEPS_DIR_HELP = "More folders holding step files"
+STEP_SCENARIO_HELP = "Scenario folder to find the step in"
+SCENARIO_HELP = "Scenario folder holding steps/ and test_scenarios.yaml"
+CONFIG_HELP = "Test scenarios file (default: <scenario>/test_scenarios.yaml)"
+RUNS_HELP = "Where run folders go (default: <scenario>/runs)"
+
+
+def pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    """`--flag NAME=VALUE`, repeated, as a dict; anything else is the user's error."""
+    out = {}
+    for value in values or []:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise UserError(f"{flag} {value!r} is not NAME=VALUE", field=flag,
+                            fix=f"write {flag} NAME=VALUE")
+        out[key] = val
+    return out
+
+
+def yaml_pairs(values: list[str] | None, flag: str) -> dict:
+    """`--flag KEY=YAML`, repeated: each value read as YAML, e.g. currencies=[USD,EUR]."""
+    import yaml   # only the commands that take such values pay for it
+
+    try:
+        return {k: yaml.safe_load(v) for k, v in pairs(values, flag).items()}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{flag} value is not YAML: {exc}", field=flag,
+                        fix="write KEY=VALUE, e.g. currencies=[USD,EUR] or missing_currency_rate=0.1") from None

@@ -1,0 +1,450 @@
+"""Everything the CLI shows, in one place: one console, one style per status, the live views and
+the tables of every command.
+
+Whatever came from a file, a script or a user (names, messages, log lines) is escaped: it is text,
+and `[a, b]` in it is not a rich style. rich's Live and Spinner are imported by the views that use
+them, so a command that only prints a table does not pay for them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..status import JobEvent, JobStatus, StepEvent, StepStatus, TestEvent, Verdict
+
+console = Console(highlight=False)
+
+# One style per status word. The vocabularies are str enums, so PipelineStatus.PASSED finds the
+# style of StepStatus.PASSED ("passed"); the last entries are the connection table's own words.
+STYLE = {
+    StepStatus.WAITING: "dim", StepStatus.RUNNING: "bold cyan", StepStatus.CHECKING: "cyan",
+    StepStatus.PASSED: "green", StepStatus.CACHED: "green", StepStatus.FAILED: "bold red",
+    StepStatus.BLOCKED: "bold red", StepStatus.SKIPPED: "yellow", StepStatus.STOPPED: "yellow",
+    JobStatus.IN_PROGRESS: "cyan", JobStatus.COMPLETED: "green", JobStatus.FAILED: "bold red",
+    JobStatus.STOPPING: "yellow", JobStatus.STOPPED: "yellow",
+    Verdict.PASS: "green", Verdict.WARN: "yellow", Verdict.FAIL: "bold red",
+    "ok": "green", "unfed": "bold red", "ambiguous": "bold red", "unchecked": "yellow",
+    "no step file": "yellow",
+}
+LOG_TAIL_LINES = 20
+EXAMPLES_SHOWN = 3
+BUDGETS = {"max_seconds": "<= {:g}s", "max_memory_mb": "<= {:g} MiB"}
+
+
+def styled(status: str | None) -> str:
+    """A status in its colour; "-" when there is none."""
+    return f"[{STYLE.get(status, 'white')}]{status}[/]" if status else "-"
+
+
+def print_json(data) -> None:
+    console.print_json(json.dumps(data))
+
+
+def print_log_tail(lines: list[str], title: str, count: int = LOG_TAIL_LINES, indent: str = "") -> None:
+    """The last `count` lines of a container log: what a failed script said last."""
+    lines = lines[-count:]
+    if lines:
+        console.print(f"{indent}[bold]last {len(lines)} log lines of {escape(title)}:[/]")
+    for line in lines:
+        console.print(f"{indent}  [dim]|[/] {escape(line)}")
+
+
+# ----------------------------------------------------------------------------- live views
+
+@contextmanager
+def _live(view) -> Iterator[Callable]:
+    """Show `view` live (redrawn on each event) while the block runs; yields its event handler."""
+    from rich.live import Live
+    with Live(view.render(), console=console, refresh_per_second=8, transient=True) as live:
+        view.live = live
+        yield view.on_event
+
+
+def step_view(name: str, quiet: bool):
+    """run-step: a spinner with the job's status, and the container log as it comes."""
+    return _live(_StepView(name, quiet))
+
+
+def pipeline_view(order: list[str]):
+    """run-pipeline, test-flow: the DAG's steps with their live status."""
+    return _live(_PipelineView(order))
+
+
+class _StepView:
+    def __init__(self, name: str, quiet: bool):
+        self.name, self.quiet, self.status, self.started = name, quiet, "Starting", time.time()
+        self.live = None
+
+    def render(self):
+        from rich.spinner import Spinner
+        elapsed = time.time() - self.started
+        return Spinner("dots", text=f"[bold]{escape(self.name)}[/] {self.status}  {elapsed:5.1f}s")
+
+    def on_event(self, event: JobEvent):
+        if event.kind == "status":
+            self.status = event.text
+        elif not self.quiet:
+            self.live.console.print(f"[dim]{event.host}|[/] " + escape(event.text))
+        self.live.update(self.render())
+
+
+class _PipelineView:
+    def __init__(self, order: list[str]):
+        self.rows = {n: [StepStatus.WAITING, "", None] for n in order}   # status, note, started
+        self.live = None
+
+    def on_event(self, event: StepEvent):
+        row = self.rows[event.node]
+        if event.status == StepStatus.RUNNING and row[2] is None:
+            row[2] = time.time()
+        row[0], row[1] = event.status, event.note
+        if event.status.done and row[2] is not None and row[2] > 0:
+            row[2] = -(time.time() - row[2])   # frozen duration
+        self.live.update(self.render())
+
+    def render(self) -> Table:
+        table = Table(title="pipeline", title_justify="left")
+        for column in ("step", "status", "time", "note"):
+            table.add_column(column, overflow="fold")
+        for node, (status, note, started) in self.rows.items():
+            seconds = "" if started is None else f"{(-started if started < 0 else time.time() - started):.1f}s"
+            table.add_row(escape(node), styled(status), seconds, escape(note))
+        return table
+
+
+@contextmanager
+def unit_progress(script: str) -> Iterator[Callable[[TestEvent], None]]:
+    """test-script, test-suite: a spinner naming what runs; one line per finished test."""
+    with console.status(f"testing {escape(script)}") as status:
+        def on_event(event: TestEvent):
+            if event.kind == "start":
+                status.update(f"running {escape(event.label)}  [dim]({escape(event.text)})[/]")
+            elif event.kind == "done":
+                console.print(f"  {styled(event.text)} {escape(event.label)}")
+        yield on_event
+
+
+# ----------------------------------------------------------------------------- run-step
+
+def print_step_run(run) -> None:
+    """The summary of one job: status, exit code, time, memory, outputs, logs; a failed job's log tail."""
+    result, info = run.result, run.result.describe
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_row("step", escape(run.job.step_name))
+    table.add_row("status", f"[bold]{styled(result.status)}[/]")
+    table.add_row("exit code", str(result.exit_code))
+    table.add_row("duration", f"{result.duration_seconds:.2f} s")
+    peak = result.peak_memory_bytes
+    table.add_row("peak memory", f"{peak / 2**20:.1f} MiB" if peak else "n/a (cgroup not readable)")
+    if result.cpu_seconds is not None:
+        table.add_row("cpu time", f"{result.cpu_seconds:.2f} s")
+    for key in ("FailureReason", "ExitMessage"):
+        if info.get(key):
+            table.add_row(key, escape(info[key]))
+    for note in result.notes:
+        table.add_row("note", escape(note))
+    for name, path in result.outputs.items():
+        table.add_row(f"output {escape(name)}", escape(str(path)))
+    for host in result.hosts:
+        table.add_row(f"log {host.host}", escape(str(host.log)))
+    table.add_row("result", escape(str(run.result_file)))
+    if result.status != JobStatus.COMPLETED:
+        for host in result.hosts:
+            if host.exit_code or host.oom_killed or result.status == JobStatus.STOPPED:
+                lines = host.log.read_text(errors="replace").splitlines() \
+                    if host.log and host.log.exists() else []
+                print_log_tail(lines, host.host)
+    console.print(table)
+
+
+# ----------------------------------------------------------------------------- pipelines
+
+def print_pipeline(result) -> None:
+    """After a pipeline run: its steps, its handoff checks, static problems, the run folder."""
+    steps = Table(title="steps", title_justify="left")
+    for column in ("step", "status", "exit", "time", "note"):
+        steps.add_column(column, overflow="fold")
+    for node, o in result.steps.items():
+        source = Path(o.cached_from).parent if o.cached_from else None
+        note = o.reason or ("" if source is None else "unchanged, kept" if source == result.run_dir
+                            else f"from run {source.name}")
+        steps.add_row(escape(node), styled(o.status), "" if o.exit_code is None else str(o.exit_code),
+                      f"{o.duration_seconds:.1f}s" if o.duration_seconds else "", escape(note))
+    console.print(steps)
+    if result.handoffs:
+        checks = Table(title="handoff checks", title_justify="left")
+        for column in ("handoff", "side", "status", "rows", "failures"):
+            checks.add_column(column, overflow="fold")
+        for h in sorted(result.handoffs, key=lambda h: h.connection):
+            rows = f"{h.sample_rows} of {h.total_rows}" if h.sample_rows != h.total_rows else str(h.total_rows)
+            checks.add_row(escape(h.connection), h.side, styled(h.status), rows,
+                           escape("\n".join(expectation_messages(h.failures))))
+        console.print(checks)
+    print_static([c for c in result.static if c["status"] != Verdict.PASS])
+    console.print(f"[bold]{styled(result.status)}[/] in {result.duration_seconds:.1f}s  "
+                  f"run folder: {escape(str(result.run_dir))}  (resume with --resume {result.run_id})")
+
+
+def expectation_messages(failures: list[dict]) -> list[str]:
+    """Why a handoff check failed: one line per failed expectation and column, saying what was
+    wrong; the splits it failed in are folded into one line."""
+    groups: dict[tuple, list[dict]] = {}
+    for f in failures:
+        groups.setdefault((f["severity"], f["column"], f["type"]), []).append(f)
+    lines = []
+    for (severity, _column, kind), items in groups.items():
+        splits = sorted({f["split"] for f in items if f["split"]})
+        where = f" (splits: {', '.join(splits)})" if len(splits) > 1 else ""
+        lines.append(f"[{severity}] {items[0]['message'] or kind}{where}")
+    return lines
+
+
+def print_static(entries: list[dict]) -> None:
+    """Static compatibility of suites across connections, each issue with its fix."""
+    for compat in entries:
+        console.print(f"static {styled(compat['status'])} {escape(compat['connection'])}")
+        for issue, fix in zip(compat["issues"], compat["recommendations"]):
+            console.print(f"  - {escape(issue)}\n    fix: {escape(fix)}")
+
+
+# ----------------------------------------------------------------------------- connections
+
+CONNECTION_COLUMNS = ("status", "connection", "how", "score")
+_FEEDS = ("ok", "external")   # rows that are a Connection; the others are a Problem
+
+
+def connection_rows(report) -> list[tuple[str, str, str, str]]:
+    """Rows under CONNECTION_COLUMNS, node by node in topological order, from a ConnectionReport.
+
+    A problem's row names where it is; its message and fix are printed under the table."""
+    kinds = (("ok", report.connections), ("external", report.external), ("unfed", report.unfed_required),
+             ("ambiguous", report.ambiguous), ("unchecked", report.unchecked))
+    missing = {p.node for p in report.missing_steps}
+    rows = []
+    for node in report.order:
+        if node in missing:
+            rows.append(("no step file", node, "", ""))
+        rows += [("skipped", f"{a} -> {b}", "", "") for a, b in report.skipped_edges if b == node]
+        here = [(status, item) for status, items in kinds for item in items
+                if (item.downstream if status in _FEEDS else item.node) == node]
+        for status, item in sorted(here, key=lambda x: x[1].input):
+            if status in _FEEDS:
+                rows.append((status, f"{item.upstream}.{item.output} -> {item.downstream}.{item.input}",
+                             item.how, str(item.score) if item.score else ""))
+            else:
+                rows.append((status, f"{item.node}.{item.input}" if item.input else item.node,
+                             item.message if status == "ambiguous" else "", ""))
+    return rows
+
+
+def print_connections(name: str, report, static: list[dict]) -> None:
+    """discover-connections: the table, then every problem with its fix, then static compatibility."""
+    table = Table(title=f"connections of {escape(name)}", title_justify="left")
+    for column in CONNECTION_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for status, connection, how, score in connection_rows(report):
+        table.add_row(styled(status), escape(connection), escape(how), score)
+    console.print(table)
+    for problem in [*report.unfed_required, *report.ambiguous, *report.unchecked, *report.missing_steps]:
+        where = f"{problem.node}.{problem.input}" if problem.input else problem.node
+        console.print(f"[yellow]{escape(where)}[/]: {escape(problem.message)}\n  fix: {escape(problem.fix)}")
+    print_static(static)
+
+
+# ----------------------------------------------------------------------------- unit tests
+
+def print_unit_report(report: dict) -> None:
+    """Tables of a unit_tests.json report: per scenario its checks, score, time and memory."""
+    body = report["script_unit_tests"]
+    for key, title in (("synthetic_tests", "synthetic"), ("s3_integration_tests", "s3_integration")):
+        if key in body:
+            _scenario_tables(title, body[key]["results"])
+    if "performance_tests" in body:
+        _performance_table(body["script_name"], body["performance_tests"]["results"])
+    if "data_flow_tests" in report:
+        _flow_table(report["data_flow_tests"]["results"])
+    counts = [f"{body[key][passed]} of {body[key][total]} {label}" for key, total, passed, label in
+              (("synthetic_tests", "total_scenarios", "passed_scenarios", "scenarios"),
+               ("s3_integration_tests", "total_s3_sources", "successful_sources", "S3 sources"),
+               ("performance_tests", "total_tests", "passed_tests", "performance tests"))
+              if key in body]
+    if "data_flow_tests" in report:
+        flows = report["data_flow_tests"]
+        counts.append(f"{flows['successful_connections']} of {flows['total_connections_tested']} data flows")
+    console.print(f"{styled(body['status'])} {escape(body['script_name'])}: {', '.join(counts) or 'nothing'} "
+                  f"passed in {body['duration_seconds']:.1f}s")
+
+
+def _scenario_tables(kind: str, entries: list[dict]) -> None:
+    """A table per scenario: its checks with their failing rows; then example rows of failures."""
+    for e in entries:
+        source = f"  [dim]{escape(e['s3_source'])}[/]" if e.get("s3_source") else ""
+        title = (f"[bold]{escape(e['scenario'])}[/] {styled(e['status'])}  {kind} {escape(e['test'])}{source}\n"
+                 f"expected {escape(e['expected_behavior'])}; got exit code {e['exit_code']}"
+                 + (f" ({escape(e['exit_message'])})" if e.get("exit_message") else "") + ", "
+                 f"score {_number(e['output_quality_score'], '{:.3f}')}, time {e['execution_time']}, "
+                 f"memory {_number(e['peak_memory_mb'], '{:.0f} MiB')}")
+        table = Table(title=title, title_justify="left", show_edge=False)
+        for column in ("check", "status", "failing rows"):
+            table.add_column(column, overflow="fold")
+        details = e.get("quality_details", {})
+        for name, status in e["quality_checks"].items():
+            table.add_row(escape(name), styled(status), escape("\n".join(failing_row_counts(details.get(name)))))
+        console.print(table if e["quality_checks"] else title)
+        if e["status"] == Verdict.FAIL:
+            _explain(e)
+        console.print()
+
+
+def failing_row_counts(detail: dict | None) -> list[str]:
+    """How much of a quality check failed: one line per failing expectation and column, with the
+    rows that fail it, summed over the splits (only the critical ones when the check FAILs)."""
+    if not detail:
+        return []
+    if "failures" not in detail:
+        return [detail.get("message", "")]
+    shown = [f for f in detail["failures"] if detail["status"] == Verdict.WARN or f["severity"] == "critical"]
+    groups: dict[tuple, list[dict]] = {}
+    for f in shown:
+        groups.setdefault((f["expectation"], f["column"]), []).append(f)
+    lines = []
+    for (kind, column), group in groups.items():
+        what = kind.removeprefix("expect_column_values_to_").removeprefix("expect_")
+        rows = sum(f["failing_rows"] or 0 for f in group)
+        line = f"{column or '(table)'} {what}: {rows} rows"
+        if not group[0].get("example_rows") and group[0]["message"]:
+            line += f" ({group[0]['message']})"
+        lines.append(line)
+    return lines
+
+
+def _explain(e: dict) -> None:
+    """Why a scenario failed: the reason, example failing rows, the end of the log."""
+    console.print(f"{styled(Verdict.FAIL)} {escape(e['scenario'])}: {escape(e.get('reason', ''))}")
+    for name, detail in e.get("quality_details", {}).items():
+        if detail["status"] != Verdict.FAIL or "failures" not in detail:
+            continue
+        console.print(f"  {escape(name)}: {detail['failing_rows']} failing rows, e.g.")
+        critical = [f for f in detail["failures"] if f["severity"] == "critical"]
+        for row in [r for f in critical for r in f.get("example_rows", [])][:EXAMPLES_SHOWN]:
+            console.print(f"    [dim]{escape(json.dumps(row, default=str))}[/]")
+        for f in critical:
+            if not f.get("example_rows") and f["examples"]:
+                console.print(f"    [dim]{escape(str(f['column']))}: {escape(json.dumps(f['examples'], default=str))}[/]")
+    print_log_tail(e.get("log_tail", []), "the script", count=8, indent="  ")
+
+
+def _performance_table(script: str, entries: list[dict]) -> None:
+    table = Table(title=f"performance tests: {escape(script)}", title_justify="left")
+    for column in ("test", "rows", "status", "wall", "cpu", "memory", "rows/s", "budgets"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        budgets = "\n".join(f"{styled(b['status'])} {BUDGETS[k].format(b['limit'])}"
+                            for k, b in e["budgets"].items())
+        table.add_row(escape(e["name"]), f"{e['rows']:,}", styled(e["status"]), e["execution_time"],
+                      _number(e["cpu_seconds"], "{:.2f}s"), _number(e["peak_memory_mb"], "{:.0f} MiB"),
+                      _number(e["rows_per_second"], "{:,}"), budgets or "[dim]-[/]")
+    console.print(table)
+    for e in entries:
+        if e["status"] == Verdict.FAIL:
+            console.print(f"{styled(Verdict.FAIL)} {escape(e['name'])}: {escape(e.get('reason', ''))}")
+
+
+def _flow_table(entries: list[dict]) -> None:
+    table = Table(title="data flow tests", title_justify="left")
+    for column in ("test", "connection", "status", "rows", "time", "issues"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(escape(e["name"]), escape(e["connection"]), styled(e["status"]),
+                      str(e["data_sample_size"] or "-"), e["execution_time"],
+                      escape("\n".join(e["issues"][:5])))
+    console.print(table)
+
+
+def _number(value, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def print_generated(generated) -> None:
+    """generate-data: each input written (folder, files, layout, its suite's verdict on it), and
+    each input whose sample is used as it is."""
+    for name, sample in generated.samples.items():
+        console.print(f"[yellow]input {escape(name)}: no suite to generate from; its sample is "
+                      f"{escape(str(sample))}[/]")
+    table = Table(title=f"generated {generated.rows:,} rows (seed {generated.seed})", title_justify="left")
+    for column in ("input", "folder", "files", "layout", "suite check"):
+        table.add_column(column, overflow="fold")
+    for g in generated.inputs:
+        layout = f"{g.layout.format}, {g.layout.shards} shard(s)" \
+            + (f", splits {','.join(g.layout.splits)}" if g.layout.splits else "")
+        table.add_row(escape(g.name), escape(str(g.folder)), str(g.files), escape(layout), styled(g.check))
+    console.print(table)
+
+
+def print_suggested_suite(suite: dict, path: Path) -> None:
+    """suggest-suite: the drafted expectations, column by column, and where the file went."""
+    table = Table(title=f"suite {escape(suite['name'])}: {len(suite['expectations'])} expectations from "
+                        f"{suite['meta']['rows_profiled']:,} of {suite['meta']['rows']:,} rows",
+                  title_justify="left")
+    for column in ("column", "expectations"):
+        table.add_column(column, overflow="fold")
+    by_column: dict[str, list[str]] = {}
+    for e in suite["expectations"]:
+        by_column.setdefault(e["kwargs"].get("column") or "(table)", []).append(_describe(e))
+    for column, items in by_column.items():
+        table.add_row(escape(column), escape("; ".join(items)))
+    console.print(table)
+    console.print(f"wrote [bold]{escape(str(path))}[/]: edit it, then name it in the step file under "
+                  "`suites: {outputs: {<output>: <file>}}` (or `inputs:` of its consumer)")
+
+
+def _describe(e: dict) -> str:
+    k, kind = e["kwargs"], e["type"].removeprefix("expect_")
+    text = {"column_values_to_be_of_type": lambda: f"type {k.get('type_')}",
+            "column_values_to_not_be_null": lambda: "not null" if k.get("mostly", 1) == 1
+            else f"not null (mostly {k['mostly']})",
+            "column_values_to_be_in_set": lambda: f"in {k.get('value_set')}",
+            "column_values_to_be_between": lambda: f"between {k.get('min_value')} and {k.get('max_value')}",
+            "column_values_to_be_unique": lambda: "unique",
+            "table_columns_to_match_ordered_list": lambda: f"columns {k.get('column_list')}",
+            "table_row_count_to_be_between": lambda: f"rows >= {k.get('min_value')}",
+            }.get(kind, lambda: kind)()
+    return text if e.get("severity", "critical") == "critical" else f"{text} [{e['severity']}]"
+
+
+# ----------------------------------------------------------------------------- S3
+
+def print_s3_outputs(execution: str, outputs: dict[str, dict[str, str]]) -> None:
+    """discover-s3-data: step, output name and S3 URI of what a pipeline execution wrote."""
+    if not outputs:
+        console.print("no step of this execution wrote to S3")
+        return
+    table = Table(title=f"S3 outputs of {escape(execution)}", title_justify="left")
+    for column in ("step", "output", "S3 URI"):
+        table.add_column(column, overflow="fold")
+    for step, named in outputs.items():
+        for name, uri in named.items():
+            table.add_row(escape(step), escape(name), escape(uri))
+    console.print(table)
+
+
+def print_sample(report, path: Path) -> None:
+    """download-test-data: what was taken from each split, and where it went."""
+    from ..data.s3 import size_text
+    table = Table()
+    for column in ("split", "objects", "size"):
+        table.add_column(column)
+    for split, (taken, total, nbytes) in report.by_split().items():
+        table.add_row(escape(split or "(top level)"), f"{taken} of {total}", size_text(nbytes))
+    console.print(table)
+    console.print(f"{escape(report.summary())}\nfrom {escape(report.uri)}\ninto {escape(str(path))}")
