@@ -282,3 +282,25 @@ def test_dictionary_encoded_parquet_reads_as_plain_values(tmp_path):
     read = read_table(tmp_path)
     assert read.schema.field("c").type == pa.string()
     assert read.column("c").to_pylist() == ["a", "b", "a", "c"]
+
+
+def test_empty_split_folder_is_a_split_of_the_layout_and_named_when_read(tmp_path):
+    write_cursus_splits(tmp_path)
+    (tmp_path / "test" / "test_processed_data.csv").unlink()
+    (tmp_path / "test" / "_SUCCESS").write_text("")
+    layout = detect_layout(tmp_path)
+    assert (layout.splits, layout.file_pattern) == (["test", "train", "val"],
+                                                    "{split}_processed_data.csv")
+    with pytest.raises(UserError, match="no data files") as raised:   # checks: the split is empty
+        read_splits(tmp_path)
+    assert raised.value.file == str(tmp_path / "test")
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"shards": "2"}, "shards"), ({"shards": 0}, "shards"), ({"splits": "train,test"}, "splits"),
+    ({"file_pattern": 5}, "file_pattern"),
+])
+def test_layout_fields_of_the_wrong_type_are_user_errors(fields, field):
+    with pytest.raises(UserError) as raised:
+        Layout(**fields)
+    assert raised.value.field == field

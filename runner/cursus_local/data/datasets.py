@@ -1,7 +1,8 @@
 """Reading and writing tabular data the way processing scripts write it.
 
 A dataset is a file, a folder of shards (`part-00000.csv`, any names), or a folder of split
-subfolders (`train/`, `test/`, ...) holding shards. Formats: CSV, TSV, Parquet, JSON lines
+subfolders (`train/`, `test/`, ...) holding shards. Reports, metrics and signature files that
+scripts write beside their data are not read (`_data_files`, `_split_folders`). Formats: CSV, TSV, Parquet, JSON lines
 (and JSON arrays), each optionally compressed (gzip, bz2, zstd, lz4), detected from content,
 not from names. pyarrow is imported inside the functions that need it.
 """
@@ -61,6 +62,17 @@ class Layout:
         if self.compression is not None and self.compression not in CODECS:
             raise UserError(f"unknown compression {self.compression!r}", field="compression",
                             fix=f"use one of {', '.join(CODECS)} or None")
+        # layouts come from YAML too: a wrong type is a UserError, not a TypeError when writing
+        if isinstance(self.shards, bool) or not isinstance(self.shards, int) or self.shards < 1:
+            raise UserError(f"shards must be a whole number >= 1, got {self.shards!r}",
+                            field="shards", fix="write e.g. `shards: 2`")
+        if not isinstance(self.splits, list) or not all(isinstance(s, str) and s
+                                                          for s in self.splits):
+            raise UserError(f"splits must be a list of names, got {self.splits!r}", field="splits",
+                            fix="write e.g. `splits: [train, test, val]`")
+        if not isinstance(self.file_pattern, str):
+            raise UserError(f"file_pattern must be text, got {self.file_pattern!r}",
+                            field="file_pattern", fix=PATTERN_FIX)
         if not self.file_pattern:
             self.file_pattern = f"part-{{i:05d}}{file_extension(self.format, self.compression)}"
         self._check_pattern()
@@ -338,7 +350,9 @@ def detect_layout(path: str | Path) -> Layout:
     split's name in file names as {split} (train/train_processed_data.csv), and `per_split`
     for each split that still differs (format, codec, shards, naming)."""
     folders = _split_folders(_existing(path))
-    layouts = {split: _folder_layout(folder, split) for split, folder in folders.items()}
+    # a split folder the step left empty is still a split; it is written like the others
+    full = {s: f for s, f in folders.items() if f.is_file() or _files(f)} or folders
+    layouts = {split: _folder_layout(folder, split) for split, folder in full.items()}
     first = next(iter(layouts.values()))
 
     def shape(layout: Layout) -> tuple:
