@@ -123,3 +123,87 @@ def test_everything_written_belongs_to_the_owner_of_the_work_folder(tmp_path, do
     written = list((work / "runs").rglob("*"))
     assert any(p.name == "x.csv" for p in written) and any(p.name == "result.json" for p in written)
     assert {(p.lstat().st_uid, p.lstat().st_gid) for p in [work / "runs", *written]} == {(4321, 4321)}
+
+
+# --- fix hints name options the command really has (no engine needed) -----------------------------
+
+def _options(command: str) -> set[str]:
+    import typer.main
+    from cursus_local.cli import app
+    click_command = typer.main.get_command(app).commands[command]
+    return {o for p in click_command.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")}
+
+
+def _flags_named(text: str) -> set[str]:
+    import re
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z_-]*", text)) - {"--job_type"}   # a script's own flag
+
+
+CURSUS_DAGS = REPO.parent / "shared" / "cursus" / "dags"
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/no-engine.sock"}
+
+
+@pytest.mark.skipif(not CURSUS_DAGS.is_dir(), reason="../shared/cursus samples absent")
+def test_dry_run_of_the_real_e2e_dag_names_only_real_options(tmp_path):
+    dag = CURSUS_DAGS / "xgboost_complete_e2e_dummy.dag.json"
+    proc = cli("run-pipeline", str(dag), "--steps-dir", str(REPO.parent / "shared/cursus/interfaces"),
+               "--code", str(REPO / "scenarios/cursus_e2e/scripts"), "--skip", "Registration", "--dry-run",
+               "--runs-dir", str(tmp_path), cwd=tmp_path, env=NO_ENGINE)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert "DummyDataLoading_training.INPUT_DATA" in out and "--input DummyDataLoading_training.INPUT_DATA=PATH" in out
+    assert "Registration: skipped" in out and "unknown" in out       # no engine: image presence unknown
+    assert _flags_named(out) <= _options("run-pipeline"), _flags_named(out) - _options("run-pipeline")
+    assert not list(tmp_path.rglob("result.json"))                  # nothing started
+    data = REPO / "scenarios/cursus_e2e/data"
+    proc = cli("run-pipeline", str(dag), "--code", str(REPO / "scenarios/cursus_e2e/scripts"),
+               "--skip", "Registration", "--input", f"DummyDataLoading_training.INPUT_DATA={data / 'training'}",
+               "--input", f"DummyDataLoading_calibration.INPUT_DATA={data / 'calibration'}",
+               "--dry-run", "--runs-dir", str(tmp_path), cwd=tmp_path, env=NO_ENGINE)
+    out = proc.stdout + proc.stderr
+    # until Training lands, only XGBoostTraining is left, and it says so
+    problems = [line for line in out.splitlines() if line.startswith("problem ")]
+    assert all(line.startswith("problem XGBoostTraining") for line in problems), out
+    assert _flags_named(out) <= _options("run-pipeline")
+
+
+@pytest.mark.skipif(not CURSUS_DAGS.is_dir(), reason="../shared/cursus samples absent")
+def test_service_bound_nodes_and_a_bad_provide(tmp_path):
+    dag = CURSUS_DAGS / "xgboost_complete_e2e.dag.json"
+    proc = cli("run-pipeline", str(dag), "--provide", f"CradleDataLoading_training.DATA={tmp_path}",
+               "--skip", "Registration", "--dry-run", "--runs-dir", str(tmp_path), cwd=tmp_path, env=NO_ENGINE)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2
+    assert "CradleDataLoading_calibration: CradleDataLoading: service-bound" in out
+    assert "--provide CradleDataLoading_calibration.SIGNATURE=PATH" in out and "--skip CradleDataLoading_calibration" in out
+    assert "CradleDataLoading_training: provided: DATA=" in out
+    proc = cli("run-pipeline", str(dag), "--provide", "CradleDataLoading_training.DAT=x", cwd=tmp_path, env=NO_ENGINE)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--provide: CradleDataLoading_training (cradle_data_loading.step.yaml) declares no output 'DAT'" in proc.stderr
+    assert "did you mean 'DATA'?" in proc.stderr
+
+
+@pytest.mark.skipif(not CURSUS_DAGS.is_dir(), reason="../shared/cursus samples absent")
+def test_discover_connections_hints_name_its_own_options(tmp_path):
+    proc = cli("discover-connections", "--dag-file", str(CURSUS_DAGS / "xgboost_complete_e2e_dummy.dag.json"),
+               cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "INPUT_DATA" in out
+    assert _flags_named(out) <= _options("discover-connections"), _flags_named(out) - _options("discover-connections")
+    assert "`step:` on the node" not in out
+
+
+def test_every_pipeline_fix_text_names_real_options():
+    """Grep the fix texts of the pipeline modules: each flag they name belongs to a DAG command."""
+    import re
+    pipeline = REPO / "runner/cursus_local/pipeline"
+    texts = "\n".join((pipeline / f).read_text() for f in ("dag.py", "connections.py", "preflight.py"))
+    named = set()
+    for fix in re.findall(r"fix(?:=|\": )\(?(f?\"[^\n]*(?:\n\s+f?\"[^\n]*)*)", texts):
+        named |= _flags_named(fix)
+    named |= _flags_named(" ".join(re.findall(r"f\"--(?:provide|skip|input|env|code)[^\"]*\"", texts)))
+    dag_commands = _options("run-pipeline") | _options("discover-connections") | _options("test-flow")
+    assert named and named <= dag_commands, named - dag_commands
+    for flag in ("--code", "--input", "--resume"):           # test-flow's own hints
+        assert flag in _options("test-flow")
+    assert "--code" in _options("run-pipeline") and "--code" in _options("test-suite")

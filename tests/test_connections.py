@@ -176,7 +176,7 @@ def test_unfed_required_input_is_reported_with_its_fix(tmp_path):
     assert set(problems) == {("b", "calendar"), ("root", "raw")}          # optional `notes` is fine
     assert problems[("b", "calendar")].fix == (
         "add `map: {<output>: calendar}` to edge a -> b (outputs: model, metrics), "
-        "or bind it under nodes.b.inputs")
+        "or bind it under nodes.b.inputs (or --input b.calendar=PATH)")
     assert "bind it under nodes.root.inputs" in problems[("root", "raw")].fix
     assert not report.ok
 

@@ -63,7 +63,8 @@ def test_node_fields_paths_checks_and_job_type_suffix(tmp_path, steps):
     })
     dag = load_dag(path)
     node = dag.nodes["prep_training"]
-    assert node.job_arguments == {"job_type": "training"} and node.image == "img:1"
+    # the step takes no job_type argument: the suffix picks its variant only
+    assert node.job_arguments == {} and node.job_type == "training" and node.image == "img:1"
     assert node.inputs == {"data": str((tmp_path.parent / "raw").resolve())}
     assert dag.nodes["prep_testing"].job_arguments == {"job_type": "x"}   # explicit wins
     assert dag.nodes["prep_testing"].inputs == {"data": "s3://bucket/raw"}
@@ -216,7 +217,7 @@ def test_unknown_keys_get_a_did_you_mean(tmp_path, steps):
     assert err.value.message == "unknown key 'stpe'" and err.value.fix == "did you mean 'step'?"
     with pytest.raises(UserError) as err:
         load_dag(write_dag(tmp_path, {"nodes": {"prep": {"zzz": 1}}}))
-    assert err.value.fix == "use one of: env, image, inputs, job_arguments, step"
+    assert err.value.fix == "use one of: code, env, image, inputs, job_arguments, provide, skip, step"
 
 
 def test_input_fed_by_map_and_external_binding_is_an_error(tmp_path, steps):

@@ -10,6 +10,26 @@ STEP_SCENARIO_HELP = "Scenario folder to find the step in"
 SCENARIO_HELP = "Scenario folder holding steps/ and test_scenarios.yaml"
 CONFIG_HELP = "Test scenarios file (default: <scenario>/test_scenarios.yaml)"
 RUNS_HELP = "Where run folders go (default: <scenario>/runs)"
+CODE_HELP = "Folder holding the entry point scripts (a node's or the DAG's `code:` wins)"
+NODE_INPUT_HELP = "NODE.INPUT=PATH (or s3://...): feed an input from outside, repeatable"
+NODE_ENV_HELP = "NODE.KEY=VALUE: an environment variable of one node, repeatable"
+PROVIDE_HELP = "NODE.OUTPUT=PATH: this output is given; the node does not run. Repeatable"
+SKIP_HELP = "NODE: don't run it; whatever it feeds must be provided. Repeatable"
+ONLY_HELP = "NODE: run only these nodes (repeatable); what they lose must be provided"
+FROM_HELP = "NODE: run it and what comes after it"
+TO_HELP = "NODE: run it and what comes before it"
+
+
+def bind_dag(dag, *, code=None, input=None, env=None, provide=None, skip=None,
+             only=None, from_=None, to=None):
+    """The one-off bindings and selection flags of the DAG commands, applied to a loaded DAG."""
+    from ..pipeline.dag import bind, select
+
+    bind(dag, inputs=pairs(input, "--input"), env=pairs(env, "--env"), provide=pairs(provide, "--provide"),
+         skip=tuple(skip or ()), code=code)
+    if only or from_ or to:
+        select(dag, tuple(only or ()), from_, to)
+    return dag
 
 
 def pairs(values: list[str] | None, flag: str) -> dict[str, str]:

@@ -13,7 +13,22 @@ from typing import List, Optional
 import typer
 
 from .app import app
-from .options import DAG_HELP, RUNS_HELP, STEP_SCENARIO_HELP, STEPS_DIR_HELP, pairs
+from .options import (
+    CODE_HELP,
+    DAG_HELP,
+    FROM_HELP,
+    NODE_ENV_HELP,
+    NODE_INPUT_HELP,
+    ONLY_HELP,
+    PROVIDE_HELP,
+    RUNS_HELP,
+    SKIP_HELP,
+    STEP_SCENARIO_HELP,
+    STEPS_DIR_HELP,
+    TO_HELP,
+    bind_dag,
+    pairs,
+)
 
 
 @app.command("run-step")
@@ -77,22 +92,66 @@ def run_pipeline_command(
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step, even if unchanged"),
     steps_dir: Optional[List[Path]] = typer.Option(None, help=STEPS_DIR_HELP),
     runs_dir: Optional[Path] = typer.Option(None, help="Where run folders go (default: beside the DAG)"),
+    code: Optional[Path] = typer.Option(None, help=CODE_HELP),
+    input: Optional[List[str]] = typer.Option(None, "--input", "-i", help=NODE_INPUT_HELP),
+    env: Optional[List[str]] = typer.Option(None, "--env", "-e", help=NODE_ENV_HELP),
+    provide: Optional[List[str]] = typer.Option(None, "--provide", help=PROVIDE_HELP),
+    skip: Optional[List[str]] = typer.Option(None, "--skip", help=SKIP_HELP),
+    only: Optional[List[str]] = typer.Option(None, "--only", help=ONLY_HELP),
+    from_: Optional[str] = typer.Option(None, "--from", help=FROM_HELP),
+    to: Optional[str] = typer.Option(None, "--to", help=TO_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Preflight only: every node resolved, its kind, "
+                                 "image and request; nothing starts (exit 0, or 2 on a problem)"),
 ):
     """Run every step in DAG order, checking each handoff with its Great Expectations suites."""
     from .. import ownership, results
-    from ..backends.docker import DockerBackend
     from ..pipeline.dag import load_dag
-    from ..pipeline.sequencer import Sequencer
-    from ..status import PipelineStatus
     from . import render
 
-    dag = load_dag(dag_file, tuple(steps_dir or ()))
+    dag = bind_dag(load_dag(dag_file, tuple(steps_dir or ())), code=code, input=input, env=env,
+                   provide=provide, skip=skip, only=only, from_=from_, to=to)
+    runs = runs_dir or results.runs_dir(dag_file.parent)
+    if dry_run:
+        from ..pipeline.preflight import inspect
+        checked = inspect(dag, Path(runs).resolve() / "dry-run", image_presence())
+        render.print_preflight(dag.name, checked)
+        raise typer.Exit(2 if checked.problems or not checked.jobs else 0)
+
+    from ..backends.docker import DockerBackend
+    from ..pipeline.sequencer import Sequencer
+    from ..status import PipelineStatus
+
     with render.pipeline_view(dag.topological_order()) as on_event:
-        result = Sequencer(dag, DockerBackend(), runs_dir=runs_dir or results.runs_dir(dag_file.parent),
+        result = Sequencer(dag, DockerBackend(), runs_dir=runs,
                            jobs=jobs, use_cache=not no_cache, resume=resume, on_event=on_event).run()
     ownership.hand_over_run(result.run_dir)
     render.print_pipeline(result)
     raise typer.Exit(130 if result.interrupted else 0 if result.status == PipelineStatus.PASSED else 1)
+
+
+def image_presence():
+    """`uri -> True | False | None`: whether an image is on the engine, never pulling it; None
+    (unknown) for every image when no engine answers."""
+    from ..errors import UserError
+    try:
+        from ..backends.docker import DockerBackend
+        backend = DockerBackend()
+    except UserError:
+        return lambda uri: None
+    has_image = getattr(backend, "has_image", None)   # the backend's own check, where it has one
+    if has_image is not None:
+        return has_image
+
+    def present(uri: str) -> bool | None:
+        import docker
+        try:
+            backend.client.images.get(uri)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+        except Exception:   # the engine went away, or refused
+            return None
+    return present
 
 
 @app.command("discover-connections")
@@ -100,16 +159,20 @@ def discover_connections_command(
     dag_file: Path = typer.Option(..., "--dag-file", help=DAG_HELP),
     steps_dir: Optional[List[Path]] = typer.Option(None, help=STEPS_DIR_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+    input: Optional[List[str]] = typer.Option(None, "--input", "-i", help=NODE_INPUT_HELP),
+    provide: Optional[List[str]] = typer.Option(None, "--provide", help=PROVIDE_HELP),
+    skip: Optional[List[str]] = typer.Option(None, "--skip", help=SKIP_HELP),
 ):
-    """Which upstream output feeds which downstream input, and what nothing feeds: before running."""
-    from ..pipeline.connections import discover
+    """Which upstream output feeds which input, and what nothing feeds: before running. Exit 1 when
+    a required input of a node that runs is unfed or ambiguous, or an edge carries nothing."""
+    from ..pipeline.connections import discover, running_only
     from ..pipeline.dag import load_dag
     from ..pipeline.preflight import static_compatibility
     from . import render
 
-    dag = load_dag(dag_file, tuple(steps_dir or ()))
-    report = discover(dag)
-    static = static_compatibility(dag, report) if not dag.missing_steps else []
+    dag = bind_dag(load_dag(dag_file, tuple(steps_dir or ())), input=input, provide=provide, skip=skip)
+    report = running_only(discover(dag), dag)
+    static = static_compatibility(dag, report)
     if json_out:
         render.print_json({**report.to_dict(), "static_compatibility": static})
     else:
@@ -125,6 +188,10 @@ def test_flow_command(
     scenario: Path = typer.Option(Path("."), help=STEP_SCENARIO_HELP),
     no_cache: bool = typer.Option(False, "--no-cache"),
     runs_dir: Optional[Path] = typer.Option(None, help=RUNS_HELP),
+    code: Optional[Path] = typer.Option(None, help=CODE_HELP),
+    input: Optional[List[str]] = typer.Option(None, "--input", "-i", help=NODE_INPUT_HELP),
+    env: Optional[List[str]] = typer.Option(None, "--env", "-e", help=NODE_ENV_HELP),
+    resume: Optional[str] = typer.Option(None, help="RUN_ID: rerun only what failed or was skipped"),
 ):
     """Run upstream, then downstream on that very output, and report the handoff."""
     from .. import ownership, results
@@ -136,10 +203,10 @@ def test_flow_command(
     from . import render
 
     up, down = (load_step(find_step(name, [scenario, Path.cwd()])) for name in (upstream, downstream))
-    dag = two_step_dag(up, down, pairs(map_, "--map") or None)
+    dag = bind_dag(two_step_dag(up, down, pairs(map_, "--map") or None), code=code, input=input, env=env)
     with render.pipeline_view(dag.topological_order()) as on_event:
         result = Sequencer(dag, DockerBackend(), runs_dir=runs_dir or results.runs_dir(scenario),
-                           use_cache=not no_cache, on_event=on_event).run()
+                           use_cache=not no_cache, resume=resume, on_event=on_event).run()
     render.print_pipeline(result)
     flow = flow_result(result, up.name, down.name)
     results.write_json(result.run_dir / "data_flow.json", {"data_flow_tests": {"results": [flow]}})

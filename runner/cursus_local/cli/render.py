@@ -32,7 +32,7 @@ STYLE = {
     JobStatus.STOPPING: "yellow", JobStatus.STOPPED: "yellow",
     Verdict.PASS: "green", Verdict.WARN: "yellow", Verdict.FAIL: "bold red",
     "ok": "green", "unfed": "bold red", "ambiguous": "bold red", "unchecked": "yellow",
-    "no step file": "yellow",
+    "no step file": "yellow", "empty edge": "bold red",
 }
 LOG_TAIL_LINES = 20
 EXAMPLES_SHOWN = 3
@@ -178,7 +178,9 @@ def print_pipeline(result) -> None:
         source = Path(o.cached_from).parent if o.cached_from else None
         note = o.reason or ("" if source is None else "unchanged, kept" if source == result.run_dir
                             else f"from run {source.name}")
-        steps.add_row(escape(node), styled(o.status), "" if o.exit_code is None else str(o.exit_code),
+        not_run = getattr(o, "not_run", "")
+        status = f"[yellow]{escape(not_run)}[/]" if not_run else styled(o.status)
+        steps.add_row(escape(node), status, "" if o.exit_code is None else str(o.exit_code),
                       f"{o.duration_seconds:.1f}s" if o.duration_seconds else "", escape(note))
     console.print(steps)
     if result.handoffs:
@@ -217,6 +219,30 @@ def print_static(entries: list[dict]) -> None:
             console.print(f"  - {escape(issue)}\n    fix: {escape(fix)}")
 
 
+def print_preflight(name: str, plan) -> None:
+    """run-pipeline --dry-run: per node whether it resolved, runs, its kind, image and request; then
+    every problem with its fix."""
+    table = Table(title=f"preflight of {escape(name)} (nothing started)", title_justify="left")
+    for column in ("node", "runs", "step file", "kind", "image", "on engine", "request"):
+        table.add_column(column, overflow="fold")
+    for c in plan.nodes.values():
+        present = {True: "[green]present[/]", False: "[bold red]missing[/]", None: "unknown"}[c.image_present]
+        request = {"valid": "[green]valid[/]", "invalid": "[bold red]invalid[/]"}.get(c.request, "-")
+        runs = c.runs if c.runs == "runs" else f"[yellow]{escape(c.runs)}[/]"
+        table.add_row(escape(c.node), runs, escape(Path(c.step_file).name) if c.step_file
+                      else "[bold red]not resolved[/]", escape(c.kind), escape(c.image) or "-",
+                      present if c.image else "-", request)
+    console.print(table)
+    for c in plan.nodes.values():
+        if c.runs != "runs":
+            console.print(f"[yellow]{escape(c.node)}[/]: {escape(c.reason)}")
+    for problem in plan.problems:
+        console.print(f"[bold red]problem[/] {escape(problem)}")
+    verdict = "[bold red]problems found[/]" if plan.problems or not plan.jobs else "[green]ready to run[/]"
+    console.print(f"{verdict}: {len(plan.jobs)} node(s) would run, {len(plan.not_run)} not, "
+                  f"{len(plan.problems)} problem(s)")
+
+
 # ----------------------------------------------------------------------------- connections
 
 CONNECTION_COLUMNS = ("status", "connection", "how", "score")
@@ -228,7 +254,8 @@ def connection_rows(report) -> list[tuple[str, str, str, str]]:
 
     A problem's row names where it is; its message and fix are printed under the table."""
     kinds = (("ok", report.connections), ("external", report.external), ("unfed", report.unfed_required),
-             ("ambiguous", report.ambiguous), ("unchecked", report.unchecked))
+             ("ambiguous", report.ambiguous), ("unchecked", report.unchecked),
+             ("empty edge", report.empty_edges))
     missing = {p.node for p in report.missing_steps}
     rows = []
     for node in report.order:
@@ -243,7 +270,7 @@ def connection_rows(report) -> list[tuple[str, str, str, str]]:
                              item.how, str(item.score) if item.score else ""))
             else:
                 rows.append((status, f"{item.node}.{item.input}" if item.input else item.node,
-                             item.message if status == "ambiguous" else "", ""))
+                             item.message if status in ("ambiguous", "empty edge") else "", ""))
     return rows
 
 
@@ -255,7 +282,8 @@ def print_connections(name: str, report, static: list[dict]) -> None:
     for status, connection, how, score in connection_rows(report):
         table.add_row(styled(status), escape(connection), escape(how), score)
     console.print(table)
-    for problem in [*report.unfed_required, *report.ambiguous, *report.unchecked, *report.missing_steps]:
+    for problem in [*report.unfed_required, *report.ambiguous, *report.unchecked, *report.missing_steps,
+                    *report.empty_edges]:
         where = f"{problem.node}.{problem.input}" if problem.input else problem.node
         console.print(f"[yellow]{escape(where)}[/]: {escape(problem.message)}\n  fix: {escape(problem.fix)}")
     print_static(static)

@@ -61,6 +61,8 @@ def test_suite_command(
     config: Optional[Path] = typer.Option(None, help=CONFIG_HELP),
     scenario: Path = typer.Option(Path("."), help=SCENARIO_HELP),
     runs_dir: Optional[Path] = typer.Option(None, help=RUNS_HELP),
+    code: Optional[Path] = typer.Option(None, help="Folder holding the scripts (a scenario's own "
+                                        "`code:` wins; default: each step's local.code)"),
 ):
     """Run everything test_scenarios.yaml configures: unit tests (synthetic, S3), quality checks,
     performance budgets and data-flow tests; one run folder per script."""
@@ -68,6 +70,12 @@ def test_suite_command(
     from ..unit import tester as scenarios
 
     found = scenario_config.load_tests(config or scenario_config.default_config(scenario), scenario, script)
+    if code is not None:
+        if not code.is_dir():
+            raise UserError(f"--code {code}: no such folder", field="--code",
+                            fix="pass the folder that holds the scripts")
+        for tests in found.values():   # the step's `local.code`, for this run only
+            tests.step.local["code"] = code.resolve()
     configured = {name: bool(t.unit_tests or t.performance_tests or t.data_flow_tests)
                   for name, t in found.items()}
     defaults = {name: None if configured[name] else [scenario_config.default_synthetic(t)]

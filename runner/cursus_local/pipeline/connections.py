@@ -10,6 +10,17 @@ Each input of a node is fed by the first of these that applies:
   4. last resort (20): the node's only unfed required input takes the only output of a parent.
 Keywords are the input's name plus its `semantic_keywords`; they match the output's name,
 aliases and `semantic_keywords`, whole or word by word (`processed_data` -> processed, data).
+
+Types, as Cursus's UnifiedDependencyResolver has them (`_are_types_compatible`): when both the
+dependency and the output declare a `type:`, an output whose type the dependency does not accept
+scores 0 and is never a candidate (3 and 4 alike), so a `model_artifacts` output never feeds a
+`hyperparameters` input. An explicit `map:` is the user's word and is not second-guessed.
+Like Cursus's assembler (2.9.31), an output feeds at most one input of a node, required inputs
+first. Cursus wires `DummyDataLoading.METADATA -> TabularPreprocessing.DATA_SECONDARY` too (its
+score 0.84 > 0.5: same type, compatible source, then the best remaining name), and so do we.
+
+An edge between two known steps that carries no connection is reported (`empty_edges`): an edge
+that only orders two steps says so with `map: {}`.
 """
 
 from __future__ import annotations
@@ -17,10 +28,28 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from .dag import Dag, Edge, Node
+from .dag import Dag, Edge, Node, missing_step_fix
 
 EXPLICIT, EXACT, ALIAS, LAST_RESORT = 100, 90, 80, 20
 SEMANTIC_BASE, PER_KEYWORD, SEMANTIC_MAX, COMPATIBLE_BONUS = 40, 5, 70, 5
+
+# dependency type -> the output types it accepts (Cursus's resolver, compatibility_matrix)
+ACCEPTS = {
+    "model_artifacts": {"model_artifacts"},
+    "training_data": {"processing_output", "training_data"},
+    "processing_output": {"processing_output", "training_data"},
+    "hyperparameters": {"hyperparameters", "custom_property"},
+    "payload_samples": {"payload_samples", "processing_output"},
+    "custom_property": {"custom_property"},
+}
+
+
+def types_compatible(dependency_type: str | None, output_type: str | None) -> bool:
+    """Whether an output of `output_type` may feed a dependency of `dependency_type`; a side that
+    declares no type (our own step files) constrains nothing."""
+    if not dependency_type or not output_type:
+        return True
+    return output_type == dependency_type or output_type in ACCEPTS.get(dependency_type, set())
 
 
 @dataclass(frozen=True)
@@ -50,11 +79,13 @@ class ConnectionReport:
     unchecked: list[Problem] = field(default_factory=list)        # may be fed by a node with no step file
     missing_steps: list[Problem] = field(default_factory=list)
     skipped_edges: list[tuple[str, str]] = field(default_factory=list)
+    empty_edges: list[Problem] = field(default_factory=list)      # known steps, nothing carried
     order: list[str] = field(default_factory=list)                # nodes, topological
 
     @property
     def ok(self) -> bool:
-        return not (self.unfed_required or self.ambiguous or self.unchecked or self.missing_steps)
+        return not (self.unfed_required or self.ambiguous or self.unchecked or self.missing_steps
+                    or self.empty_edges)
 
     def feeds(self, node: str) -> dict[str, Connection]:
         """input -> what feeds it (edge connections and external bindings) for one node."""
@@ -62,7 +93,8 @@ class ConnectionReport:
 
     def to_dict(self) -> dict:
         out = {k: [asdict(x) for x in getattr(self, k)] for k in
-               ("connections", "external", "unfed_required", "ambiguous", "unchecked", "missing_steps")}
+               ("connections", "external", "unfed_required", "ambiguous", "unchecked", "missing_steps",
+                "empty_edges")}
         out["skipped_edges"] = [list(e) for e in self.skipped_edges]
         out["ok"] = self.ok
         return out
@@ -70,15 +102,44 @@ class ConnectionReport:
 
 def discover(dag: Dag) -> ConnectionReport:
     report = ConnectionReport(order=dag.topological_order())
-    report.missing_steps = [Problem(n.name, "", n.missing,
-                                    "add its step file, pass --steps-dir DIR, or set `step:` on the node")
+    report.missing_steps = [Problem(n.name, "", n.missing, missing_step_fix(dag, n.name))
                             for n in dag.missing_steps]
     report.skipped_edges = [(e.upstream, e.downstream) for e in dag.edges
                             if dag.nodes[e.upstream].step is None or dag.nodes[e.downstream].step is None]
     for name in report.order:
         if dag.nodes[name].step is not None:
             _NodeFeeds(dag, dag.nodes[name], report).resolve()
+    carried = {(c.upstream, c.downstream) for c in report.connections}
+    for e in dag.edges:
+        known = dag.nodes[e.upstream].step and dag.nodes[e.downstream].step
+        if known and (e.upstream, e.downstream) not in carried and e.map != ():
+            report.empty_edges.append(Problem(
+                e.downstream, "", f"edge {e.upstream} -> {e.downstream} ({e.where}) carries nothing: no output "
+                f"of {e.upstream} ({_outputs(dag, e.upstream)}) fits an input of {e.downstream} "
+                f"({', '.join(dag.nodes[e.downstream].step.inputs) or 'none'})",
+                edge_fix(dag, e.upstream, e.downstream)))
     return report
+
+
+def running_only(report: ConnectionReport, dag: Dag) -> ConnectionReport:
+    """The report less the problems of nodes that do not run (skipped, provided, not selected)."""
+    for kind in ("unfed_required", "ambiguous", "unchecked", "missing_steps", "empty_edges"):
+        setattr(report, kind, [p for p in getattr(report, kind) if dag.runs(p.node)])
+    return report
+
+
+def _outputs(dag: Dag, node: str) -> str:
+    step = dag.nodes[node].step
+    return ", ".join(step.outputs) or "none" if step else "unknown: no step file"
+
+
+def edge_fix(dag: Dag, upstream: str, downstream: str, inp: str = "<input>") -> str:
+    """How to say what an edge carries, in the file the user can edit."""
+    entry = f"{{from: {upstream}, to: {downstream}, map: {{<output>: {inp}}}}}"
+    if dag.file.suffix == ".json":   # the Cursus file stays as it is: a bindings YAML beside it
+        return (f"in a DAG YAML with `cursus_dag: {dag.file.name}`, add under `edges:` {entry} "
+                "(`map: {}` if the edge only orders the two steps)")
+    return f"give the edge a map: {entry} (`map: {{}}` if it only orders the two steps)"
 
 
 class _NodeFeeds:
@@ -145,6 +206,8 @@ class _NodeFeeds:
             terms = _terms([output, *aliases, *(spec.get("semantic_keywords") or [])])
             for inp in filter(self._free, self.node.step.inputs):
                 dep = self.deps[inp]
+                if not types_compatible(dep.get("type"), spec.get("type")):
+                    continue   # Cursus scores this pair 0
                 if output == inp:
                     score, how = EXACT, "exact name"
                 elif inp.lower() in {a.lower() for a in aliases}:
@@ -165,7 +228,9 @@ class _NodeFeeds:
         unfed = [i for i in self.node.step.inputs if self.required[i] and self._free(i)]
         sources = [(e.upstream, next(iter(outputs))) for e in self.auto_edges
                    if len(outputs := self.dag.nodes[e.upstream].step.outputs) == 1]
-        sources = [s for s in sources if s not in self.used]
+        sources = [s for s in sources if s not in self.used and len(unfed) == 1 and types_compatible(
+            self.deps[unfed[0]].get("type"),
+            ((self.dag.nodes[s[0]].spec.get("outputs") or {}).get(s[1]) or {}).get("type"))]
         if len(unfed) != 1 or not sources:
             return
         how = "last resort: the parent's only output -> the only unfed required input"
@@ -183,6 +248,8 @@ class _NodeFeeds:
         pick = next(c for c in tied if c.input == inp)
         self.report.ambiguous.append(Problem(
             self.node.name, inp, f"{len(tied)} equally good matches (score {pick.score}): {options}",
+            edge_fix(self.dag, pick.upstream, self.node.name, inp).replace("<output>", pick.output)
+            if self.dag.file.suffix == ".json" else
             f"add `map: {{<output>: {inp}}}` to the edge you mean, e.g. `map: {{{pick.output}: {inp}}}` "
             f"on edge {pick.upstream} -> {self.node.name}"))
 
@@ -195,21 +262,25 @@ class _NodeFeeds:
                 parents = ", ".join(self.unknown_parents)
                 self.report.unchecked.append(Problem(
                     name, inp, f"required; may be fed by {parents} (no step file)",
-                    f"add the step file for {parents}, or bind it under nodes.{name}.inputs"))
+                    f"add the step file for {parents} (or --steps-dir DIR), or feed it: "
+                    f"--input {name}.{inp}=PATH"))
                 continue
             edges = self.auto_edges + self.mapped_edges
-            via_edge = " or ".join(
-                f"add `map: {{<output>: {inp}}}` to edge {e.upstream} -> {name} "
-                f"(outputs: {self._outputs_of(e.upstream)})" for e in edges)
+            bind = (f"--input {name}.{inp}=PATH" if self.dag.file.suffix == ".json"
+                    else f"bind it under nodes.{name}.inputs (or --input {name}.{inp}=PATH)")
+            if self.dag.file.suffix == ".json":
+                via_edge = " or ".join(f"{edge_fix(self.dag, e.upstream, name, inp)} "
+                                       f"(outputs: {_outputs(self.dag, e.upstream)})" for e in edges)
+            else:
+                via_edge = " or ".join(
+                    f"add `map: {{<output>: {inp}}}` to edge {e.upstream} -> {name} "
+                    f"(outputs: {_outputs(self.dag, e.upstream)})" for e in edges)
             self.report.unfed_required.append(Problem(
                 name, inp, "required input: nothing feeds it",
-                f"{via_edge}, or bind it under nodes.{name}.inputs" if edges else
-                f"bind it under nodes.{name}.inputs (e.g. `{inp}: ../data/{inp.lower()}`), "
-                f"or add an edge from the step that produces it"))
-
-    def _outputs_of(self, node: str) -> str:
-        step = self.dag.nodes[node].step
-        return ", ".join(step.outputs) or "none" if step else "unknown: no step file"
+                f"{via_edge}, or {bind}" if edges else
+                (bind if self.dag.file.suffix == ".json"
+                 else f"bind it under nodes.{name}.inputs (e.g. `{inp}: ../data/{inp.lower()}`) or pass "
+                      f"--input {name}.{inp}=PATH, or add an edge from the step that produces it")))
 
 
 def _terms(names: list[str]) -> set[str]:

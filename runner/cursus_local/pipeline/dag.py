@@ -4,6 +4,7 @@ Our YAML; paths are relative to the DAG file:
 
     name: demo
     steps_dir: steps                      # where <step>.step.yaml files are; default "steps"
+    code: scripts                         # where every node's entry point is (default: each step's)
     nodes:
       prep:
         step: tabular_preprocessing       # step name or path; default: the node name
@@ -11,7 +12,11 @@ Our YAML; paths are relative to the DAG file:
         job_arguments: {job_type: training}
         image: my/image:tag               # optional override
         inputs: {DATA: ../data/raw}       # external (non-DAG) inputs: a folder or s3://...
+        code: ../other_scripts            # this node's entry point folder (beats the DAG's `code:`)
       convert: currency_conversion        # short for {step: currency_conversion}
+      load:
+        provide: {DATA: ../data/loaded}   # this output is given: the node does not run
+      register: {skip: true}              # the node does not run (its dependants need `provide:`)
     edges:
       - prep -> convert                   # or [prep, convert]; "a -> b -> c" chains
       - from: prep                        # long form
@@ -20,13 +25,31 @@ Our YAML; paths are relative to the DAG file:
         checks: {suite: suites/x.json, on: producer}   # handoff suite; on: producer|consumer|both
 
 A Cursus `*.dag.json` is read as it is: {"dag": {"nodes": [...], "edges": [[a, b], ...]}}.
+Our YAML may take its nodes and edges from one and add only local bindings, leaving it unchanged:
 
-A node's step file: `<step>.step.yaml` (step = `step:` or the node name), else the file whose
-`step_type:` matches the name without its job-type suffix (`TabularPreprocessing_training` ->
-`TabularPreprocessing`). Folders searched: the `steps_dirs` given (--steps-dir), the YAML's
-steps_dir, the DAG's folder, `../interfaces`. A node name ending in `_training`, `_calibration`,
-`_validation` or `_testing` sets job_arguments.job_type unless given. A node whose step file is
-not found keeps `step=None` and `missing` says where we looked; `Dag.require_steps()` raises.
+    cursus_dag: ../../shared/cursus/dags/xgboost_complete_e2e.dag.json
+    steps_dir: ../../shared/cursus/interfaces
+    code: scripts
+    nodes:                                # only nodes of the Cursus DAG; only local bindings
+      CradleDataLoading_training: {provide: {DATA: data/train}}
+      Registration: {skip: true}
+    edges:                                # only edges of the Cursus DAG, to add `map:` / `checks:`
+      - {from: XGBoostTraining, to: Package, map: {model_output: model_input}}
+
+Node names, the way Cursus reads them (`{canonical_step_name}_{job_type}`, split on the last
+underscore by its DAG config factory): a node resolves to the step file named like it or whose
+`step_type:` is the whole name (no job type); else to the one whose `step_type:` is the name before
+its last underscore (then its first), and what follows is the job type, whatever it is
+(`XGBoostModelEval_evaluation`, `TabularPreprocessing_delta`). A node of our YAML with an explicit
+`step:` takes a job type from its name only for Cursus's job-type suffixes (JOB_TYPES). The job type
+selects the interface's `variants:` entry (deep-merged over spec, contract and patterns, as Cursus's
+StepInterface.from_yaml does) and becomes job_arguments.job_type when the step takes that argument.
+Folders searched: the `steps_dirs` given (--steps-dir), the YAML's steps_dir, the DAG's folder,
+`../interfaces`. A node whose step file is not found keeps `step=None` and `missing` says where we
+looked; `Dag.require_steps()` raises.
+
+Which nodes run: all, less those `skip`ped, those whose outputs are `provide`d, and those outside
+`select(only, from_, to)`; `Dag.runs(name)` says, `Dag.not_run(name)` says why not.
 """
 
 from __future__ import annotations
@@ -41,13 +64,16 @@ import yaml
 
 from ..errors import UserError
 from ..fields import Fields
-from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, step_name_of
+from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, parse_step, step_name_of
 
-JOB_TYPES = ("training", "calibration", "validation", "testing")
+# Cursus's job-type suffixes (step_catalog/naming.py JOB_TYPE_SUFFIXES), used only where a node of
+# our YAML names its step explicitly; a node resolved by name takes any suffix as its job type.
+JOB_TYPES = ("training", "validation", "testing", "calibration", "inference", "evaluation", "batch",
+             "export", "scoring")
 CHECK_SIDES = ("producer", "consumer", "both")
-NODE_KEYS = ("step", "env", "job_arguments", "image", "inputs")
+NODE_KEYS = ("step", "env", "job_arguments", "image", "inputs", "code", "provide", "skip")
 EDGE_KEYS = ("from", "to", "map", "checks")
-TOP_KEYS = ("name", "description", "steps_dir", "nodes", "edges")
+TOP_KEYS = ("name", "description", "steps_dir", "nodes", "edges", "code", "cursus_dag")
 
 
 @dataclass
@@ -59,10 +85,14 @@ class Node:
     image: str | None = None
     inputs: dict[str, str] = field(default_factory=dict)   # external: absolute folder or URI
     missing: str = ""                                     # why step is None
+    code: str | None = None                               # entry point folder (absolute)
+    provide: dict[str, str] = field(default_factory=dict)  # output -> given folder or URI
+    skip: bool = False
+    variant: str | None = None                            # the job type its name carries
 
     @property
     def job_type(self) -> str | None:
-        return self.job_arguments.get("job_type")
+        return self.job_arguments.get("job_type") or self.variant
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -109,6 +139,21 @@ class Dag:
     edges: list[Edge]
     search_dirs: list[Path] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    code: str | None = None                            # DAG-wide entry point folder (absolute)
+    unselected: dict[str, str] = field(default_factory=dict)   # node -> why it is not selected
+    cursus_file: Path | None = None                    # the Cursus .dag.json the nodes come from
+
+    def runs(self, name: str) -> bool:
+        return not self.not_run(name)
+
+    def not_run(self, name: str) -> str:
+        """Why a node does not run ("" when it does): skipped, provided or not selected."""
+        node = self.nodes[name]
+        if node.skip:
+            return "skipped (--skip / skip: true)"
+        if node.provide:
+            return "provided: " + ", ".join(f"{o}={p}" for o, p in node.provide.items())
+        return self.unselected.get(name, "")
 
     def in_edges(self, name: str) -> list[Edge]:
         return [e for e in self.edges if e.downstream == name]
@@ -162,13 +207,13 @@ class Dag:
         return [n for n in self.nodes.values() if n.step is None]
 
     def require_steps(self) -> None:
-        """Raise when any node has no step file (running needs them all)."""
-        missing = self.missing_steps
+        """Raise when a node that runs (or whose outputs are provided) has no step file."""
+        missing = [n for n in self.missing_steps if self.runs(n.name) or n.provide]
         if missing:
             raise UserError(f"{len(missing)} node(s) have no step file: "
                             + "; ".join(f"{n.name}: {n.missing}" for n in missing),
                             file=str(self.file), field="nodes",
-                            fix="add the step files, pass --steps-dir DIR, or set `step:` on the node")
+                            fix=missing_step_fix(self, missing[0].name))
 
     def _reachable(self, name: str, neighbours) -> list[str]:
         seen, todo = set(), [name]
@@ -181,35 +226,140 @@ class Dag:
 
 
 def split_job_type(name: str) -> tuple[str, str | None]:
-    """`TabularPreprocessing_training` -> (`TabularPreprocessing`, `training`)."""
-    for job_type in JOB_TYPES:
-        if name.lower().endswith("_" + job_type):
-            return name[: -len(job_type) - 1], job_type
-    return name, None
+    """Cursus's reading of a node name: `TabularPreprocessing_training` -> (`TabularPreprocessing`,
+    `training`), split on the last underscore; `XGBoostTraining` -> (`XGBoostTraining`, None)."""
+    base, sep, suffix = name.rpartition("_")
+    return (base, suffix) if sep and base and suffix else (name, None)
+
+
+def name_readings(name: str) -> list[tuple[str, str | None]]:
+    """(step type, job type) readings of a node name, in the order they are tried: the whole name,
+    then split on the last underscore, then on the first (`Step_a_b` -> Step, `a_b`)."""
+    readings = [(name, None), split_job_type(name)]
+    first, sep, rest = name.partition("_")
+    if sep and first and rest:
+        readings.append((first, rest))
+    return list(dict.fromkeys(r for r in readings if r[1] is not None or r[0] == name))
+
+
+def missing_step_fix(dag: Dag, node: str) -> str:
+    where = "nodes" if dag.file.suffix != ".json" else None
+    return ("add the step file, pass --steps-dir DIR"
+            + (f", or set `step:` under {where}.{node}" if where else
+               f", or bind the node to a step file in our YAML (`cursus_dag: {dag.file.name}` and "
+               f"`nodes: {{{node}: {{step: path/to/x.step.yaml}}}}`)")
+            + f", or don't run it: --skip {node}")
 
 
 def load_dag(path: str | Path, steps_dirs: tuple[str | Path, ...] | list = ()) -> Dag:
-    """Load and validate a DAG file (our YAML or Cursus JSON); errors name file, field and fix."""
+    """Load and validate a DAG file (our YAML, our YAML over a Cursus JSON, or Cursus JSON);
+    errors name file, field and fix."""
     path = Path(path)
     fields = Fields(path)
     doc = _read(path)
     is_cursus = isinstance(doc, dict) and "dag" in doc
-    parse = _parse_cursus if is_cursus else _parse_yaml
-    name, entries, edges, steps_dir = parse(doc, fields)
+    cursus_file = None
+    metadata: dict = {}
+    if is_cursus:
+        name, entries, edges, steps_dir = _parse_cursus(doc, fields)
+        metadata = doc.get("metadata") or {}
+    elif isinstance(doc, dict) and doc.get("cursus_dag") is not None:
+        name, entries, edges, steps_dir, cursus_file, metadata = _parse_bindings(doc, fields)
+    else:
+        name, entries, edges, steps_dir = _parse_yaml(doc, fields)
 
     base = path.parent
     dirs = [Path(d) for d in steps_dirs] + ([base / steps_dir] if steps_dir else []) \
         + [base, base / ".." / "interfaces"]
+    if cursus_file is not None:
+        dirs += [cursus_file.parent, cursus_file.parent / ".." / "interfaces"]
     search_dirs = list(dict.fromkeys(d.resolve() for d in dirs if d.is_dir()))
     finder = _StepFinder(search_dirs, base)
     nodes = {n: _node(n, entry, finder, fields) for n, entry in entries.items()}
 
     _check_edges(edges, nodes, fields)
-    metadata = (doc.get("metadata") or {}) if is_cursus else {}
-    dag = Dag(name, path, nodes, edges, search_dirs, metadata)
+    code = None
+    if not is_cursus and doc.get("code") is not None:
+        code = _folder(doc.get("code"), "code", fields)
+    dag = Dag(name, path, nodes, edges, search_dirs, metadata, code=code, cursus_file=cursus_file)
     _check_acyclic(dag, fields)
     _check_bindings(dag, fields)
     return dag
+
+
+def select(dag: Dag, only: list[str] | tuple = (), from_: str | None = None,
+           to: str | None = None) -> None:
+    """Partial runs: `only` these nodes, `from_` a node (it and its descendants), `to` a node (it and
+    its ancestors); together, what all of them allow. The others are marked not selected."""
+    for flag, names in (("--only", list(only)), ("--from", [from_] if from_ else []),
+                        ("--to", [to] if to else [])):
+        for name in names:
+            _known_node(dag, name, flag)
+    keep = set(dag.nodes)
+    if only:
+        keep &= set(only)
+    if from_:
+        keep &= {from_, *dag.descendants(from_)}
+    if to:
+        keep &= {to, *dag.ancestors(to)}
+    if not keep:
+        raise UserError("the selection leaves no node to run", field="--only / --from / --to",
+                        fix="pick nodes on one path: --from A --to B needs B downstream of A")
+    flags = " ".join(f for f, v in (("--only", only), ("--from", from_), ("--to", to)) if v)
+    dag.unselected = {n: f"not selected ({flags})" for n in dag.nodes if n not in keep}
+
+
+def bind(dag: Dag, *, inputs: dict[str, str] | None = None, env: dict[str, str] | None = None,
+         provide: dict[str, str] | None = None, skip: list[str] | tuple = (),
+         code: str | Path | None = None) -> None:
+    """The one-off bindings of the command line, over the DAG file's: `--input NODE.NAME=PATH`,
+    `--env NODE.KEY=VALUE`, `--provide NODE.OUTPUT=PATH`, `--skip NODE`, `--code DIR`. Paths are
+    relative to the current folder."""
+    if code is not None:
+        if not Path(code).is_dir():
+            raise UserError(f"--code {code}: no such folder", field="--code",
+                            fix="pass the folder that holds the entry point scripts")
+        dag.code = str(Path(code).resolve())
+    for name in skip:
+        dag.nodes[_known_node(dag, name, "--skip")].skip = True
+    for flag, values in (("--input", inputs), ("--env", env), ("--provide", provide)):
+        for key, value in (values or {}).items():
+            node_name, channel = _node_key(dag, key, flag)
+            node = dag.nodes[node_name]
+            if flag == "--env":
+                node.env[channel] = value
+                continue
+            path = value if "://" in value else str(Path(value).resolve())
+            if flag == "--input":
+                _require_channel(node, "inputs", channel, flag, Fields(None), fix_flag=flag)
+                node.inputs[channel] = path
+            else:
+                _require_channel(node, "outputs", channel, flag, Fields(None), fix_flag=flag)
+                node.provide[channel] = path
+    _check_bindings(dag, Fields(dag.file))
+
+
+def _known_node(dag: Dag, name: str, flag: str) -> str:
+    if name not in dag.nodes:
+        import difflib
+        close = difflib.get_close_matches(name, list(dag.nodes), n=1)
+        raise UserError(f"{flag} {name}: no such node in {dag.file.name}", field=flag,
+                        fix=f"did you mean {close[0]!r}?" if close else
+                        f"use one of: {', '.join(dag.nodes)}")
+    return name
+
+
+def _node_key(dag: Dag, key: str, flag: str) -> tuple[str, str]:
+    """`NODE.NAME` -> (node, name); the longest node name that fits wins (a name may hold dots)."""
+    fits = [n for n in dag.nodes if key.startswith(n + ".") and len(key) > len(n) + 1]
+    if not fits:
+        node = key.partition(".")[0]
+        if "." not in key:
+            raise UserError(f"{flag} {key}: expected NODE.NAME", field=flag,
+                            fix=f"write {flag} NODE.NAME=VALUE, e.g. {flag} {next(iter(dag.nodes))}.NAME=...")
+        _known_node(dag, node, flag)
+    node = max(fits, key=len)
+    return node, key[len(node) + 1:]
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -322,28 +472,109 @@ def _parse_cursus(doc: Any, f: Fields):
     return str(name), {n: {} for n in nodes}, parsed, None
 
 
+def _parse_bindings(doc: dict, f: Fields):
+    """Our YAML over a Cursus .dag.json: its nodes and edges, plus local bindings only."""
+    f.known_keys(doc, TOP_KEYS, "")
+    ref = doc.get("cursus_dag")
+    if not isinstance(ref, str) or not ref:
+        f.fail("cursus_dag", f"expected the path of a Cursus .dag.json, got {ref!r}",
+               "write `cursus_dag: path/to/x.dag.json` (relative to this file)")
+    cursus_file = (f.path.parent / ref).resolve()
+    cursus = Fields(cursus_file)
+    cdoc = _read(cursus_file)
+    if not (isinstance(cdoc, dict) and "dag" in cdoc):
+        f.fail("cursus_dag", f"{cursus_file} is not a Cursus DAG (no `dag:` section)",
+               "name a Cursus *.dag.json file")
+    name, entries, edges, _ = _parse_cursus(cdoc, cursus)
+    nodes = f.mapping(doc.get("nodes"), "nodes", "write `nodes: {NodeName: {inputs: {...}, env: {...}}}`")
+    for node, entry in nodes.items():
+        if node not in entries:
+            import difflib
+            close = difflib.get_close_matches(str(node), list(entries), n=1)
+            f.fail(f"nodes.{node}", f"no node {node!r} in {cursus_file.name}: bindings add to its nodes, "
+                   "never new ones", f"did you mean {close[0]!r}?" if close else
+                   f"use one of: {', '.join(entries)}")
+        entry = entry or {}
+        f.mapping(entry, f"nodes.{node}", f"write `{node}: {{inputs: {{...}}, env: {{...}}}}`")
+        f.known_keys(entry, NODE_KEYS, f"nodes.{node}")
+        entries[node] = entry
+    extra = doc.get("edges") or []
+    if not isinstance(extra, list):
+        f.fail("edges", f"expected a list, got {type(extra).__name__}",
+               "write `edges: [{from: A, to: B, map: {output: input}}]`")
+    by_pair = {(e.upstream, e.downstream): i for i, e in enumerate(edges)}
+    for i, item in enumerate(extra):
+        for e in _yaml_edge(item, f"edges[{i}]", f):
+            if (e.upstream, e.downstream) not in by_pair:
+                f.fail(f"edges[{i}]", f"edge {e.upstream} -> {e.downstream} is not in {cursus_file.name}; "
+                       "bindings may add `map:` or `checks:` to its edges, never new edges",
+                       "name an edge of the Cursus DAG, or write your own DAG YAML with `nodes:` and `edges:`")
+            e.where = f"edges[{i}]"
+            edges[by_pair[(e.upstream, e.downstream)]] = e
+    name = str(doc.get("name") or name)
+    return name, entries, edges, doc.get("steps_dir"), cursus_file, cdoc.get("metadata") or {}
+
+
+def _folder(value: Any, where: str, f: Fields) -> str:
+    if not isinstance(value, str) or not value:
+        f.fail(where, f"expected a folder, got {value!r}", f"write `{where.rsplit('.', 1)[-1]}: path/to/folder`")
+    path = (f.path.parent / value).resolve()
+    if not path.is_dir():
+        f.fail(where, f"no such folder: {path}", "fix the path (relative to the DAG file)")
+    return str(path)
+
+
 def _node(name: str, entry: dict, finder: _StepFinder, f: Fields) -> Node:
     where = f"nodes.{name}"
-    ref = entry.get("step") or name
-    if not isinstance(ref, str):
+    ref = entry.get("step")
+    if ref is not None and (not isinstance(ref, str) or not ref):
         f.fail(f"{where}.step", f"expected a step name or path, got {ref!r}",
                "write `step: tabular_preprocessing` or `step: steps/x.step.yaml`")
-    step, missing = finder.find(ref)
+    if ref:
+        step, missing = finder.find(ref)
+        suffix = split_job_type(name)[1]
+        variant = suffix if suffix and suffix.lower() in JOB_TYPES else None
+    else:
+        step, missing, variant = finder.find_node(name)
+    step = _with_variant(step, (entry.get("job_arguments") or {}).get("job_type") or variant)
     job_arguments = f.strings(entry.get("job_arguments"), f"{where}.job_arguments")
-    job_type = split_job_type(name)[1]
-    if job_type:
-        job_arguments.setdefault("job_type", job_type)
+    takes_job_type = step is not None and any(a.source == "job_type" for a in step.job_arguments)
+    if variant and takes_job_type:
+        job_arguments.setdefault("job_type", variant)
     inputs = f.strings(entry.get("inputs"), f"{where}.inputs")
+    provide = f.strings(entry.get("provide"), f"{where}.provide")
+    skip = entry.get("skip", False)
+    if not isinstance(skip, bool):
+        f.fail(f"{where}.skip", f"expected true or false, got {skip!r}", "write `skip: true`")
     image = entry.get("image")
     if image is not None and (not isinstance(image, str) or not image):
         f.fail(f"{where}.image", f"expected an image URI, got {image!r}",
                "write `image: <repo>:<tag>` or remove it")
+    def place(v: str) -> str:
+        return v if "://" in v else str((f.path.parent / v).resolve())
+
     return Node(
         name=name, step=step, missing=missing, image=image,
         env=f.strings(entry.get("env"), f"{where}.env"),
         job_arguments=job_arguments,
-        inputs={k: v if "://" in v else str((f.path.parent / v).resolve()) for k, v in inputs.items()},
+        inputs={k: place(v) for k, v in inputs.items()},
+        code=_folder(entry["code"], f"{where}.code", f) if entry.get("code") is not None else None,
+        provide={k: place(v) for k, v in provide.items()}, skip=skip, variant=variant,
     )
+
+
+def _with_variant(step: Step | None, job_type: str | None) -> Step | None:
+    """The step with its `variants[job_type]` contract and patterns deep-merged over the base, as
+    Cursus's StepInterface.from_yaml does (the spec is merged by `Node.spec`); else as it is."""
+    variants = step.raw.get("variants") if step is not None else None
+    variant = variants.get(job_type) if isinstance(variants, dict) and job_type else None
+    if not isinstance(variant, dict) or not (variant.get("contract") or variant.get("patterns")):
+        return step
+    doc = dict(step.raw)
+    for section in ("contract", "patterns"):
+        if isinstance(variant.get(section), dict):
+            doc[section] = _merged(doc.get(section) or {}, variant[section])
+    return parse_step(doc, step.file)
 
 
 # --- finding step files --------------------------------------------------------------------------
@@ -359,11 +590,21 @@ class _StepFinder:
         self.dirs, self.base = dirs, base
         self._types: dict[Path, str] = {}
 
-    def find(self, ref: str) -> tuple[Step | None, str]:
+    def find_node(self, name: str) -> tuple[Step | None, str, str | None]:
+        """A node's step by its name, read as Cursus does (see the module doc): (step, why not, job type)."""
+        for step_type, job_type in name_readings(name):
+            step, _ = self.find(step_type, exact=True)
+            if step is not None:
+                return step, "", job_type
+        looked = ", ".join(str(d) for d in self.dirs) or "(no existing folder)"
+        types = " or ".join(f"`step_type: {t}`" for t, _ in name_readings(name))
+        return None, f"no {name}.step.yaml and no step file with {types} in {looked}", None
+
+    def find(self, ref: str, exact: bool = False) -> tuple[Step | None, str]:
         if "/" in ref or ref.endswith((".yaml", ".yml")):
             path = (self.base / ref).resolve()
             return (load_step(path), "") if path.is_file() else (None, f"no step file {path}")
-        step_type = split_job_type(ref)[0]
+        step_type = ref if exact else split_job_type(ref)[0]
         wanted = {_normal(ref), _normal(step_type)}
         for folder in self.dirs:
             files = sorted(p for s in STEP_SUFFIXES for p in folder.glob(f"*{s}"))
@@ -432,6 +673,8 @@ def _check_bindings(dag: Dag, f: Fields) -> None:
     """`map:` and `inputs:` must name real channels, and no input may be fed twice explicitly."""
     for node in dag.nodes.values():
         explicit: dict[str, str] = {}
+        for name in node.provide:
+            _require_channel(node, "outputs", name, f"nodes.{node.name}.provide", f)
         for name in node.inputs:
             _require_channel(dag.nodes[node.name], "inputs", name, f"nodes.{node.name}.inputs", f)
             explicit[name] = f"nodes.{node.name}.inputs"
@@ -445,13 +688,20 @@ def _check_bindings(dag: Dag, f: Fields) -> None:
                 explicit[inp] = f"{e.where}.map"
 
 
-def _require_channel(node: Node, kind: str, name: str, where: str, f: Fields) -> None:
+def _require_channel(node: Node, kind: str, name: str, where: str, f: Fields,
+                     fix_flag: str | None = None) -> None:
     if node.step is None:
         return                                 # unknown channels; reported as a missing step
     channels = getattr(node.step, kind)
     if name not in channels:
-        f.fail(where, f"{node.name} ({node.step.file.name}) has no {kind[:-1]} {name!r}",
-               f"use one of: {', '.join(channels) or '(none)'}")
+        import difflib
+        close = difflib.get_close_matches(name, list(channels), n=1) or [
+            c for c in channels if c.lower().startswith(name.lower())][:1]
+        names = ", ".join(channels) or "(none)"
+        fix = (f"did you mean {close[0]!r}? " if close else "") + (
+            f"write {fix_flag} {node.name}.<{kind[:-1]}>=..., one of: {names}" if fix_flag
+            else f"use one of: {names}")
+        f.fail(where, f"{node.name} ({node.step.file.name}) declares no {kind[:-1]} {name!r}", fix)
 
 
 def _merged(base: dict, override: dict) -> dict:

@@ -1,13 +1,26 @@
 """Everything that can be known about a DAG run before a container starts.
 
-`plan` wires every input (`connections.discover`) and builds every node's job request, once, with
-the very folders the run will use: an upstream output is `<run>/<node>/output/<name>`, whether
-the upstream runs or is taken from the cache. Every problem is collected and reported at once.
+`plan` wires every input (`connections.discover`) and builds every running node's job request,
+once, with the very folders the run will use: an upstream output is `<run>/<node>/output/<name>`,
+whether the upstream runs or is taken from the cache; an output that is provided
+(`--provide NODE.OUTPUT=PATH`, `provide:`) is that path. Every problem is collected and reported
+at once (`inspect` gives them per node without raising: `run-pipeline --dry-run`).
+
+Which nodes run (`Dag.runs`): not skipped, not provided, selected. A node that does not run hands
+on only what is provided for it; an input of a running node that it would have fed is a problem
+naming the `--provide` that fixes it (an optional one is left unbound, as on the service).
+
+Kinds (`registry.sagemaker_step_type`): Processing, Training and CreateModel are built by
+`jobs.build`; service-bound kinds (Cradle or Redshift data loading, MIMS registration: anything
+Cursus marks as needing the secure AI sandbox SDK) and kinds not built yet (Transform, Tuning, ...)
+are never faked: preflight names the node, its kind and the way around (`--provide` its outputs,
+or `--skip` it), and nothing starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -18,52 +31,217 @@ from ..jobs.processing import RunOptions, job_name_for
 from .connections import ConnectionReport, discover
 from .dag import Dag, Node
 
+BUILT_KINDS = ("Processing", "Training", "CreateModel")
+SERVICE_BOUND = {
+    "CradleDataLoading": "loads data through the Cradle service",
+    "RedshiftDataLoading": "loads data from Redshift",
+    "MimsModelRegistrationProcessing": "registers the model with MIMS",
+}
+SANDBOX_SDK = "secure_ai_sandbox"   # Cursus's `registry.requires` for service-bound steps
+
+
+@dataclass
+class NodeCheck:
+    """One node as preflight sees it (a row of `run-pipeline --dry-run`)."""
+    node: str
+    runs: str = "runs"                  # runs | provided | skipped | not selected
+    reason: str = ""                    # why it does not run
+    step_file: str = ""                 # "" when it did not resolve
+    kind: str = ""                      # e.g. "Processing (sklearn)", "Training (estimator)"
+    image: str = ""
+    image_present: bool | None = None   # None: unknown (no engine asked)
+    request: str = ""                   # "valid" | "invalid" | "" (not built)
+    provided: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
 
 @dataclass
 class Plan:
     report: ConnectionReport
-    jobs: dict[str, Job]      # node -> its one request
+    jobs: dict[str, Job]                # running node -> its one request
     static: list[dict]                  # static compatibility of the suites, per connection
+    nodes: dict[str, NodeCheck] = field(default_factory=dict)   # every node, topological order
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for c in self.nodes.values() for p in c.problems]
+
+    @property
+    def not_run(self) -> dict[str, NodeCheck]:
+        return {n: c for n, c in self.nodes.items() if c.runs != "runs"}
 
 
 def output_folder(run_dir: Path, node: str, output: str) -> Path:
     return run_dir / node / "output" / output
 
 
-def node_options(node: Node, report: ConnectionReport, output_of: Callable[[str, str], str]) -> RunOptions:
-    """The run options of a DAG node; `output_of(step, output)` names an upstream output's folder."""
+def job_kind(node: Node) -> str:
+    """"Processing (sklearn)": the SageMaker step type and the interface's compute kind."""
+    if node.step is None:
+        return ""
+    compute = node.step.raw.get("compute") or {}
+    kind = compute.get("kind") if isinstance(compute, dict) else None
+    return f"{node.step.sagemaker_step_type}" + (f" ({kind})" if kind else "")
+
+
+def not_local(node: Node) -> str:
+    """Why this node's kind cannot run here ("" when it can)."""
+    kind = node.step.sagemaker_step_type
+    requires = str((node.step.raw.get("registry") or {}).get("requires") or "")
+    if kind in SERVICE_BOUND or SANDBOX_SDK in requires:
+        what = SERVICE_BOUND.get(kind, f"needs {requires}")
+        return f"service-bound {kind} step ({what}): it is never faked locally"
+    if kind not in BUILT_KINDS:
+        return f"{kind} jobs are not built locally yet (built: {', '.join(BUILT_KINDS)})"
+    return ""
+
+
+def required_inputs(node: Node) -> set[str]:
+    deps = node.spec.get("dependencies") or {}
+    return {name for name, spec in node.step.inputs.items()
+            if bool((deps.get(name) or {}).get("required", spec.required))}
+
+
+def node_options(node: Node, report: ConnectionReport, output_of: Callable[[str, str], str],
+                 dag: Dag | None = None) -> RunOptions:
+    """The run options of a DAG node; `output_of(step, output)` names an upstream output's folder.
+    With `dag`, an input fed by a node that does not run takes what is provided for it, or is left
+    out (preflight reports a required one)."""
     inputs = dict(node.inputs)
     produced = set()
     for inp, c in report.feeds(node.name).items():
-        if c.upstream in report.order:
+        if c.upstream not in report.order:
+            continue
+        if dag is None or dag.runs(c.upstream):
             inputs[inp] = output_of(c.upstream, c.output)
             produced.add(inp)
+        elif c.output in dag.nodes[c.upstream].provide:
+            inputs[inp] = dag.nodes[c.upstream].provide[c.output]
+    code = node.code or (dag.code if dag else None)
     return RunOptions(inputs=inputs, env=dict(node.env), job_arguments=dict(node.job_arguments),
-                      image=node.image, use_local_defaults=False, produced_inputs=frozenset(produced))
+                      image=node.image, use_local_defaults=False, produced_inputs=frozenset(produced),
+                      code_dir=code)
+
+
+def inspect(dag: Dag, run_dir: Path, image_present: Callable[[str], bool | None] | None = None) -> Plan:
+    """Every node checked, every problem found, nothing raised: resolution, kind, provided outputs,
+    wiring, the job request and (with `image_present`) whether its image is on the engine."""
+    report = discover(dag)
+    checks = {name: NodeCheck(name) for name in report.order}
+    for name, check in checks.items():
+        node = dag.nodes[name]
+        reason = dag.not_run(name)
+        if reason:
+            check.runs = ("skipped" if node.skip else "provided" if node.provide else "not selected")
+            check.reason, check.provided = reason, dict(node.provide)
+        if node.step is None:
+            if check.runs in ("runs", "provided"):
+                check.problems.append(_problem(name, node.missing, _missing_fix(dag, name)))
+            continue
+        check.step_file, check.kind = str(node.step.file), job_kind(node)
+        for output, path in node.provide.items():
+            if "://" not in path and not Path(path).exists():
+                check.problems.append(_problem(f"{name}.{output}", f"provided path {path} does not exist",
+                                               f"--provide {name}.{output}=EXISTING_PATH"))
+    _wiring_problems(dag, report, checks)
+
+    jobs: dict[str, Job] = {}
+    for name, check in checks.items():
+        node = dag.nodes[name]
+        if check.runs != "runs" or node.step is None:
+            continue
+        why = not_local(node)
+        if why:
+            outputs = list(node.step.outputs)
+            way = (f"--provide {name}.{outputs[0]}=PATH" + (f" (and its other outputs: {', '.join(outputs[1:])})"
+                                                             if outputs[1:] else "") + f", or --skip {name}"
+                   if outputs else f"--skip {name}")
+            check.problems.append(_problem(name, f"{check.kind}: {why}", way))
+            continue
+        options = node_options(node, report, lambda up, out: str(output_folder(run_dir, up, out)), dag)
+        options.job_name = job_name_for(name)
+        try:
+            job = build(node.step, options, run_dir / name / "output")
+        except UserError as exc:
+            check.request = "invalid"
+            if check.problems and exc.field == "contract.inputs" and "not bound" in exc.message:
+                continue   # the wiring problem above already says it, with its fix
+            check.problems.append(_problem(name, _located(exc), _dag_fix(dag, name, exc.fix or "")))
+            continue
+        jobs[name], check.request, check.image = job, "valid", job.image
+        if image_present is not None:
+            check.image_present = image_present(job.image)
+    return Plan(report, jobs, static_compatibility(dag, report), checks)
 
 
 def plan(dag: Dag, run_dir: Path) -> Plan:
-    """The run's plan; raises one UserError listing every problem: unfed or ambiguous inputs, and
-    every node whose request could not be built or would be rejected."""
-    dag.require_steps()
-    report = discover(dag)
-    problems = [f"{p.node}.{p.input}: {p.message}\n    fix: {p.fix}"
-                for p in [*report.unfed_required, *report.ambiguous]]
-    jobs = {}
-    for name, node in dag.nodes.items():
-        options = node_options(node, report, lambda up, out: str(output_folder(run_dir, up, out)))
-        options.job_name = job_name_for(name)
-        try:
-            jobs[name] = build(node.step, options, run_dir / name / "output")
-        except UserError as exc:   # its fix speaks in CLI flags: say where they go in a DAG
-            problems.append(f"{name}: {exc}".replace("\n", "\n    ")
-                            + f" (in the DAG: under nodes.{name}.inputs / env / job_arguments)")
+    """The run's plan; raises one UserError listing every problem: unresolved nodes, kinds that
+    can't run here, unfed or ambiguous inputs, empty edges, inputs lost to a node that does not
+    run, and every node whose request could not be built or would be rejected."""
+    result = inspect(dag, run_dir)
+    problems = result.problems
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
-        raise UserError(f"{len(problems)} problem(s) found before running:\n{lines}",
+        raise UserError(f"{len(problems)} problem(s) found before running (nothing started):\n{lines}",
                         file=str(dag.file), field="nodes / edges",
-                        fix="see each problem's fix above; `cursus-local discover-connections` shows all")
-    return Plan(report, jobs, static_compatibility(dag, report))
+                        fix="see each problem's fix above; `run-pipeline --dry-run` shows every node, "
+                            "`cursus-local discover-connections` every connection")
+    if not result.jobs:
+        raise UserError("no node runs", file=str(dag.file), field="nodes",
+                        fix="run at least one node: check --only/--from/--to, --skip and provide")
+    return result
+
+
+def _problem(where: str, message: str, fix: str) -> str:
+    return f"{where}: {message}\n    fix: {fix}"
+
+
+def _located(exc: UserError) -> str:
+    where = ": ".join(p for p in (exc.file, exc.field) if p)
+    return f"{where}: {exc.message}".replace("\n", "\n    ") if where else exc.message
+
+
+def _missing_fix(dag: Dag, name: str) -> str:
+    from .dag import missing_step_fix
+    return missing_step_fix(dag, name)
+
+
+def _wiring_problems(dag: Dag, report: ConnectionReport, checks: dict[str, NodeCheck]) -> None:
+    """Connection problems of the nodes that run, and inputs lost to a node that does not run."""
+    for p in [*report.unfed_required, *report.ambiguous, *report.unchecked, *report.empty_edges]:
+        if checks[p.node].runs == "runs":
+            checks[p.node].problems.append(_problem(f"{p.node}.{p.input}" if p.input else p.node,
+                                                    p.message, p.fix))
+    for name, check in checks.items():
+        node = dag.nodes[name]
+        if check.runs != "runs" or node.step is None:
+            continue
+        required = required_inputs(node)
+        for inp, c in report.feeds(name).items():
+            if c.upstream not in report.order or dag.runs(c.upstream) or inp not in required:
+                continue
+            if c.output not in dag.nodes[c.upstream].provide:
+                check.problems.append(_problem(
+                    f"{name}.{inp}", f"fed by {c.upstream}.{c.output}, and {c.upstream} does not run "
+                    f"({dag.not_run(c.upstream)})",
+                    f"--provide {c.upstream}.{c.output}=PATH (or `provide: {{{c.output}: PATH}}` under "
+                    f"nodes.{c.upstream} in a DAG YAML), or let {c.upstream} run"))
+
+
+_FLAG_VALUE = re.compile(r"--(input|env) ([A-Za-z0-9_.-]+)=")
+
+
+def _dag_fix(dag: Dag, name: str, fix: str) -> str:
+    """A job builder's fix speaks in run-step's flags; say it in run-pipeline's, for this node."""
+    fix = _FLAG_VALUE.sub(lambda m: f"--{m[1]} {name}.{m[2]}=", fix)
+    fix = re.sub(r"--job-arg ([A-Za-z0-9_-]+)=VALUE",
+                 lambda m: f"`job_arguments: {{{m[1]}: VALUE}}` under nodes.{name} in a DAG YAML", fix)
+    fix = fix.replace("pass --code DIR with the folder holding the script, or set local.code",
+                      f"pass --code DIR (the folder holding the script), or set `code:` in a DAG YAML "
+                      f"(top level, or under nodes.{name})")
+    fix = fix.replace("or set local.code", f"or set `code:` in a DAG YAML (under nodes.{name})")
+    fix = re.sub(r"\(with --image or compute\.image\)", f"(with `image:` under nodes.{name} in a DAG YAML)", fix)
+    return fix
 
 
 def static_compatibility(dag: Dag, report: ConnectionReport) -> list[dict]:
@@ -71,8 +249,11 @@ def static_compatibility(dag: Dag, report: ConnectionReport) -> list[dict]:
     from ..data.compat import check_connection
     out = []
     for c in report.connections:
-        produced = dag.nodes[c.upstream].step.output_suites.get(c.output)
-        needed = dag.nodes[c.downstream].step.input_suites.get(c.input)
+        up, down = dag.nodes[c.upstream].step, dag.nodes[c.downstream].step
+        if up is None or down is None:
+            continue
+        produced = up.output_suites.get(c.output)
+        needed = down.input_suites.get(c.input)
         if produced and needed:
             out.append(check_connection(produced, needed, producer=f"{c.upstream}.{c.output}",
                                         consumer=f"{c.downstream}.{c.input}"))

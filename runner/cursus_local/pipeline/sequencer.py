@@ -7,6 +7,10 @@ failure blocks the consumer; a failed or blocked step marks its descendants skip
 independent branches go on. A step whose image, code, contract, request and input contents are
 unchanged is taken from the cache; `--resume RUN_ID` reruns, in the same run folder, only the
 steps that did not pass (older attempts are kept under `.attempts/`).
+
+Only the nodes that run are scheduled (see `preflight`: not skipped, not provided, selected). A node
+that does not run is recorded as it is (`not_run`: provided | skipped | not selected, with the
+outputs provided for it); it is no parent of anything here: what it provides is an external input.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class StepOutcome:
     outputs: dict[str, str] = field(default_factory=dict)
     blocked_outputs: list[str] = field(default_factory=list)   # outputs that failed a critical check
     result_file: str = ""
+    not_run: str = ""       # provided | skipped | not selected: the node does not run in this run
+    provided: dict[str, str] = field(default_factory=dict)      # output -> the path given for it
 
 
 @dataclass
@@ -76,6 +82,8 @@ class PipelineResult:
         return {"run_id": self.run_id, "run_dir": str(self.run_dir), "status": self.status,
                 "duration_seconds": round(self.duration_seconds, 3), "bytes_copied": self.bytes_copied,
                 "steps": {n: asdict(o) for n, o in self.steps.items()},
+                "provided": {n: o.provided for n, o in self.steps.items() if o.not_run == "provided"},
+                "not_run": {n: o.not_run for n, o in self.steps.items() if o.not_run},
                 "handoffs": [asdict(h) for h in self.handoffs], "static_compatibility": self.static}
 
 
@@ -104,15 +112,15 @@ class Sequencer:
         self.run_id = resume or results.new_run_id()
         self.folder = RunFolder(self.runs_dir / self.run_id, self._previous_run(resume))
         self.run_dir = self.folder.dir
-        self.outcomes = {n: StepOutcome(n) for n in dag.topological_order()}
+        self.outcomes = {n: StepOutcome(n) for n in dag.topological_order() if dag.runs(n)}
         self.handoffs: list[HandoffCheck] = []
         self.lock = threading.Lock()
         self.cancel = threading.Event()
         self.bytes_copied = 0
         self.job_done: set[str] = set()                 # container completed (or cached): children may start
         self.stops: dict[str, threading.Event] = {}     # node -> stops its running container
-        self.checks_anything = any(n.step.input_suites or n.step.output_suites for n in dag.nodes.values()) \
-            or any(e.checks for e in dag.edges)
+        self.checks_anything = any(n.step.input_suites or n.step.output_suites
+                                   for n in dag.nodes.values() if n.step) or any(e.checks for e in dag.edges)
 
     def _previous_run(self, resume: str | None) -> dict:
         if not resume:
@@ -129,8 +137,11 @@ class Sequencer:
         self.plan = plan(self.dag, self.run_dir)
         started = time.time()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        for node in self.outcomes:
-            self.emit(StepEvent(node, StepStatus.WAITING))
+        not_run = {n: StepOutcome(n, StepStatus.SKIPPED, c.reason, not_run=c.runs, provided=c.provided)
+                   for n, c in self.plan.not_run.items()}
+        for node in self.dag.topological_order():
+            self.emit(StepEvent(node, StepStatus.WAITING) if node in self.outcomes
+                      else StepEvent(node, StepStatus.SKIPPED, not_run[node].reason))
         pending = list(self.outcomes)
         running: dict = {}
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="job") as pool, \
@@ -143,7 +154,7 @@ class Sequencer:
                     for node in list(pending):
                         if len(running) >= self.jobs:
                             break
-                        parents = self.dag.parents(node)
+                        parents = self._parents(node)
                         if not all(p in self.job_done or self.outcomes[p].status.done for p in parents):
                             continue
                         reason = self._upstream_problem(node)
@@ -175,11 +186,16 @@ class Sequencer:
                     if not outcome.status.done:
                         self._finish(node, StepStatus.STOPPED, "interrupted")
         ok = all(o.status.ok for o in self.outcomes.values())
+        steps = {n: self.outcomes.get(n) or not_run[n] for n in self.dag.topological_order()}
         result = PipelineResult(self.run_id, self.run_dir, PipelineStatus.PASSED if ok else PipelineStatus.FAILED,
-                                self.outcomes, self.handoffs, self.plan.static, time.time() - started,
+                                steps, self.handoffs, self.plan.static, time.time() - started,
                                 self.bytes_copied, self.cancel.is_set())
         results.write_json(self.run_dir / "results.json", result.to_dict())
         return result
+
+    def _parents(self, node: str) -> list[str]:
+        """The parents that run in this run (one that does not run hands on what is provided)."""
+        return [p for p in self.dag.parents(node) if p in self.outcomes]
 
     def _fed_by_steps(self, node: str) -> dict:
         """input -> Connection from another step (external bindings left out)."""
@@ -193,7 +209,7 @@ class Sequencer:
                 return f"handoff check failed on {c.upstream}.{c.output}"
             if up.status.done and not up.status.ok:
                 return f"upstream {c.upstream} {up.status}"
-        for parent in self.dag.parents(node):   # an edge that carries no data still orders
+        for parent in self._parents(node):   # an edge that carries no data still orders
             up = self.outcomes[parent]
             if up.status.done and not up.status.ok:
                 return f"upstream {parent} {up.status}"
