@@ -82,21 +82,69 @@ def test_real_cursus_interface_runs_with_exactly_its_paths(tmp_path, backend, do
     assert not leftover_containers(docker_client, run.job.name)
 
 
-def test_writing_into_an_input_fails_and_the_input_is_unchanged(tmp_path, backend):
-    script = """
-        from pathlib import Path
-        Path("/opt/ml/processing/input/data/part-00000.csv").write_text("overwritten")
-    """
-    data = make_data(tmp_path / "data", 2)
-    before = tree_digest(data)
-    step = load_step(write_step(tmp_path, "writer", script, {
-        "inputs": {"data": {"path": "/opt/ml/processing/input/data"}},
+UNTAR = """
+    import tarfile
+    from pathlib import Path
+    root = Path("/opt/ml/processing/input/model")
+    with tarfile.open(root / "model.tar.gz") as tar:      # as xgboost_model_eval does: into its input
+        tar.extractall(root)
+    (root / "model.tar.gz").unlink()                       # and even removes what it was given
+    text = (root / "weights.txt").read_text()
+    Path("/opt/ml/processing/input/data/part-00000.csv").write_text("overwritten")
+    Path("/opt/ml/processing/output/seen.txt").write_text(text)
+"""
+
+
+def model_folder(folder: Path) -> Path:
+    import tarfile
+    folder.mkdir(parents=True)
+    (folder.parent / "weights.txt").write_text("w=1\n")
+    with tarfile.open(folder / "model.tar.gz", "w:gz") as tar:
+        tar.add(folder.parent / "weights.txt", arcname="weights.txt")
+    return folder
+
+
+def leftover_volumes(docker_client, job_name: str) -> list:
+    return docker_client.volumes.list(filters={"label": f"cursus-local.job={job_name}"})
+
+
+@pytest.mark.parametrize("mode", ["overlay", "copy"])
+def test_inputs_are_writable_and_the_upstream_folders_stay_byte_identical(tmp_path, docker_client, mode):
+    from cursus_local.backends.docker import DockerBackend
+    backend = DockerBackend(docker_client, input_mode=None if mode == "overlay" else "copy")
+    model, data = model_folder(tmp_path / "up" / "model"), make_data(tmp_path / "data", 2)
+    single = tmp_path / "one" / "table.csv"
+    single.parent.mkdir()
+    single.write_text("id\n1\n")
+    before = {p: tree_digest(p) for p in (model, data, single.parent)}
+    step = load_step(write_step(tmp_path, "untar", UNTAR + """
+    one = Path("/opt/ml/processing/input/one")
+    assert sorted(p.name for p in one.iterdir()) == ["table.csv"]   # one object: LocalPath/<its name>
+    (one / "table.csv").write_text("changed")
+    """, {
+        "inputs": {"model": {"path": "/opt/ml/processing/input/model"},
+                   "data": {"path": "/opt/ml/processing/input/data"},
+                   "one": {"path": "/opt/ml/processing/input/one"}},
         "outputs": {"out": {"path": "/opt/ml/processing/output"}}}))
-    run = run_step(step, RunOptions(inputs={"data": str(data)}), tmp_path / "runs", backend)
-    assert run.result.status == "Failed"
-    assert run.result.exit_code == 1
-    assert "Read-only file system" in run.result.hosts[0].log.read_text()
-    assert tree_digest(data) == before
+    run = run_step(step, RunOptions(inputs={"model": str(model), "data": str(data), "one": str(single)}),
+                   tmp_path / "runs", backend)
+    assert run.result.status == "Completed", (run.result.describe, run.result.hosts[0].log.read_text())
+    assert (run.result.outputs["out"] / "seen.txt").read_text() == "w=1\n"
+    assert {p: tree_digest(p) for p in before} == before             # upstream unchanged, byte for byte
+    sizes = sum(p.stat().st_size for f in (model, data) for p in f.rglob("*") if p.is_file())
+    if mode == "overlay":
+        assert run.result.bytes_copied == 0
+        assert not any("copying" in n for n in run.result.notes)
+    else:
+        every = sum(p.stat().st_size for f in run.job.local_inputs.values()
+                    for p in ([f] if f.is_file() else f.rglob("*")) if p.is_file())
+        assert run.result.bytes_copied == every >= sizes + single.stat().st_size
+        assert any(f"{run.result.bytes_copied} bytes copied" in n for n in run.result.notes)
+    assert json.loads(run.result_file.read_text())["bytes_copied"] == run.result.bytes_copied
+    assert not leftover_volumes(docker_client, run.job.name)
+    assert not (run.folder / "hosts" / "algo-1" / "inputs").exists() or \
+        not any((run.folder / "hosts" / "algo-1" / "inputs").iterdir())
+    assert not leftover_containers(docker_client, run.job.name)
 
 
 def test_two_instances_each_see_their_shard_and_both_outputs_survive(tmp_path, backend, docker_client):
@@ -291,7 +339,7 @@ def test_an_entrypoint_missing_from_the_image_fails_the_job_cleanly(tmp_path, ba
     assert not leftover_containers(docker_client, "noexec-x")
 
 
-def test_an_s3_input_is_downloaded_once_and_mounted_read_only(tmp_path, backend, moto, monkeypatch):
+def test_an_s3_input_is_downloaded_once_and_mounted(tmp_path, backend, moto, monkeypatch):
     import boto3
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto)                # a real S3 API (moto server)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

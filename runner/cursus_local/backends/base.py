@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
-from ..jobs.processing import ProcessingJob
+from ..jobs.base import Job
 from ..results import jsonable
 from ..status import JobEvent, JobStatus
 
@@ -30,12 +30,14 @@ class HostResult:
 @dataclass
 class JobResult:
     status: JobStatus                    # Completed | Failed | Stopped
-    describe: dict                       # DescribeProcessingJob-shaped
+    describe: dict                       # Describe<Kind>Job-shaped: DescribeProcessingJob, DescribeTrainingJob
     duration_seconds: float
     hosts: list[HostResult] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)    # e.g. output name clashes between hosts
     interrupted: bool = False                         # stopped by Ctrl-C
+    bytes_copied: int = 0        # inputs copied to be writable (0 with copy-on-write overlay mounts)
+    artifacts: dict[str, Path] = field(default_factory=dict)   # e.g. model.tar.gz, output.tar.gz
 
     @property
     def exit_code(self) -> int | None:
@@ -64,7 +66,7 @@ class Backend(Protocol):
     def image_id(self, uri: str) -> str:
         """The content id of the image `uri` names, made available first (pulled, or built)."""
 
-    def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None,
+    def run(self, job: Job, workdir: Path, on_event: EventHandler | None = None,
             cancel: threading.Event | None = None) -> JobResult:
         """Run the job to the end; outputs land in job.local_outputs, logs under workdir/logs.
         Setting `cancel` (or Ctrl-C) stops it: status Stopped, result.interrupted."""

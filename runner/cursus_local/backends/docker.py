@@ -37,8 +37,10 @@ from pathlib import Path
 from .. import ownership
 from ..errors import UserError
 from ..jobs import instance_types
-from ..jobs.processing import ProcessingJob, describe
-from ..links import link_file
+from ..jobs import training
+from ..jobs.base import Job
+from ..jobs.processing import describe
+from ..links import link_file, link_tree
 from ..redact import redact_env, redact_text, secret_values
 from ..status import JobEvent, JobStatus
 from . import images
@@ -49,14 +51,19 @@ STOP_GRACE_SECONDS = 10
 LABEL = "cursus-local.job"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PREFIX = "cursus-local-"
+INPUT_MODE_ENV = "CURSUS_LOCAL_INPUTS"   # overlay | copy: how inputs are made writable
 OOM_REASON = ("ClientError: {host} ran out of memory ({limit} GiB, the memory of {itype}). "
               "Please use an instance type with more memory, or reduce the size of job data "
               "processed on an instance.")
 
 
 class DockerBackend:
-    def __init__(self, client=None):
+    def __init__(self, client=None, input_mode: str | None = None):
         self.client = client or images.docker_client()
+        # writable inputs: "overlay" (copy-on-write, nothing copied), "copy", or None: overlay where
+        # a probe shows the engine can mount it over this filesystem (CURSUS_LOCAL_INPUTS overrides)
+        self.input_mode = input_mode or os.environ.get(INPUT_MODE_ENV) or None
+        self._overlay_ok: dict[int, str] = {}   # st_dev of a step folder -> "" (works) or why not
         self._image_ids: dict[str, str] = {}
         self._cgroup_version: int | None = None
         self._cgroup_version_known = False
@@ -69,18 +76,33 @@ class DockerBackend:
                 self._image_ids[uri] = images.ensure_image(self.client, uri)
             return self._image_ids[uri]
 
-    def run(self, job: ProcessingJob, workdir: Path, on_event: EventHandler | None = None,
+    def run(self, job: Job, workdir: Path, on_event: EventHandler | None = None,
             cancel: threading.Event | None = None) -> JobResult:
-        self.image_id(job.request["AppSpecification"]["ImageUri"])
+        self.image_id(job.image)
+        workdir = Path(workdir).resolve()
+        inputs = WritableInputs(self.client, job.image, job.name, *self._input_mode(job.image, workdir))
         cgroups = self._job_cgroups(job.name)
-        run = _JobRun(self.client, job, Path(workdir).resolve(), on_event or (lambda event: None),
-                      cancel or threading.Event(), cgroups)
+        kind = _TrainingRun if job.kind == "Training" else _ProcessingRun
+        run = kind(self.client, job, workdir, on_event or (lambda event: None),
+                   cancel or threading.Event(), cgroups, inputs)
         try:
             return run.run()
         finally:
             if cgroups is not None and cgroups.unseen:   # our view is not the engine's: stop trying
                 with self._lock:
                     self._cgroup_version = None
+
+    def _input_mode(self, image: str, workdir: Path) -> tuple[str, str]:
+        """("overlay" | "copy", why overlay is not used). The overlay probe runs once per filesystem."""
+        if self.input_mode in ("overlay", "copy"):
+            return self.input_mode, "" if self.input_mode == "overlay" else f"{INPUT_MODE_ENV}=copy"
+        workdir.mkdir(parents=True, exist_ok=True)
+        device = workdir.stat().st_dev
+        with self._lock:
+            if device not in self._overlay_ok:
+                self._overlay_ok[device] = overlay_probe(self.client, image, workdir)
+            why = self._overlay_ok[device]
+        return ("copy", why) if why else ("overlay", "")
 
     def _job_cgroups(self, job_name: str) -> JobCgroups | None:
         with self._lock:   # the engine is asked once per backend
@@ -92,16 +114,20 @@ class DockerBackend:
 
 
 class _JobRun:
-    def __init__(self, client, job: ProcessingJob, workdir: Path, on_event: EventHandler,
-                 cancel: threading.Event, cgroups: JobCgroups | None = None):
+    """One job on the engine, whatever its kind: networks, containers (create, start, wait, logs,
+    stop, remove), cgroup figures, writable inputs and the hand-back of what the containers wrote.
+    A kind says only its mounts, environment, command, and what happens afterwards."""
+
+    def __init__(self, client, job: Job, workdir: Path, on_event: EventHandler,
+                 cancel: threading.Event, cgroups: JobCgroups | None = None,
+                 inputs: WritableInputs | None = None):
         self.client, self.job, self.workdir, self.emit, self.cancel = client, job, workdir, on_event, cancel
         request = job.request
-        cluster = request["ProcessingResources"]["ClusterConfig"]
-        self.count = cluster["InstanceCount"]
-        self.itype = instance_types.lookup(cluster["InstanceType"])
-        self.image = request["AppSpecification"]["ImageUri"]
-        self.isolated = request["NetworkConfig"].get("EnableNetworkIsolation", False)
+        self.count, instance_type, self.isolated = self._cluster()
+        self.itype = instance_types.lookup(instance_type)
+        self.image = job.image
         self.max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
+        self.inputs = inputs or WritableInputs(client, job.image, job.name, "overlay", "")
         self.hosts = [f"algo-{i}" for i in range(1, self.count + 1)]
         self.secrets = secret_values(request.get("Environment", {}))
         self.containers: dict[str, object] = {}
@@ -120,6 +146,15 @@ class _JobRun:
         self._check_inputs_supported()
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
         host_outputs = self._prepare_outputs()
+        refused = self._precheck()
+        if refused:   # the service fails such a job before any container starts
+            for host in self.hosts:
+                self.results[host].log.write_text(refused + "\n")
+            ended = time.time()
+            notes = self._collect_outputs(host_outputs, JobStatus.FAILED)
+            result = self._result(JobStatus.FAILED, refused, created, None, ended, notes)
+            self.emit(JobEvent("status", "", JobStatus.FAILED))
+            return result
         try:
             self._create_network()
             for host in self.hosts:
@@ -143,89 +178,42 @@ class _JobRun:
                 thread.join(timeout=5)
             self._remove_all()
             usage_notes = self._final_usage()   # after the containers are gone: removes the cgroups
-        notes = self._collect_outputs(host_outputs) + usage_notes
+            self.inputs.cleanup()               # overlay volumes, upper/work folders, copies
+        notes = self._collect_outputs(host_outputs, status) + usage_notes + self.inputs.notes
         result = self._result(status, reason, created, started, ended, notes)
+        result.bytes_copied = self.inputs.bytes_copied
         result.interrupted = reason.startswith("interrupted")
         self.emit(JobEvent("status", "", status))
         return result
 
+    # --- what a kind says -------------------------------------------------------------------------
+    def _cluster(self) -> tuple[int, str, bool]:
+        """(InstanceCount, InstanceType, EnableNetworkIsolation)"""
+        raise NotImplementedError
+
+    def _precheck(self) -> str:
+        """A FailureReason if the service would fail the job before its containers start."""
+        return ""
+
+    def _container_spec(self, host: str, outputs: dict[str, Path]) -> dict:
+        """mounts, environment, entrypoint, command (and working_dir) of the host's container."""
+        raise NotImplementedError
+
+    def _verdict_failure(self, host: str, result: HostResult) -> str:
+        return f"AlgorithmError: {host} exited with code {result.exit_code}; see {result.log}"
+
     def _check_inputs_supported(self):
-        for item in self.job.request.get("ProcessingInputs", []):
-            s3 = item.get("S3Input") or {}
-            name = item["InputName"]
-            if name not in self.job.local_inputs:   # run_job stages s3:// inputs before this
-                raise RuntimeError(f"internal error: input {name} ({s3.get('S3Uri')}) has no local copy")
-            if s3.get("S3InputMode") == "Pipe" or s3.get("S3DataType") == "ManifestFile":
-                raise UserError(f"input {name}: Pipe mode and manifest files are not supported locally",
-                                field=f"inputs.{name}", fix="use S3InputMode File with S3DataType S3Prefix")
+        pass
 
-    # --- folders and mounts ---------------------------------------------------------------------
     def _prepare_outputs(self) -> dict[str, dict[str, Path]]:
-        """Per host, OutputName -> the folder mounted for it (created now, owned by us)."""
-        per_host = {}
-        for host in self.hosts:
-            per_host[host] = {}
-            for name, final in self.job.local_outputs.items():
-                folder = final if self.count == 1 else self._host_dir(host) / "outputs" / name
-                folder.mkdir(parents=True, exist_ok=True)
-                per_host[host][name] = folder
-        return per_host
+        raise NotImplementedError
 
-    def _mounts(self, host: str, outputs: dict[str, Path]) -> list:
-        from docker.types import Mount
-        request = self.job.request
-        mounts = []
-        for item in request.get("ProcessingInputs", []):
-            name, s3 = item["InputName"], item["S3Input"]
-            source = self.job.local_inputs[name]
-            if s3.get("S3DataDistributionType") == "ShardedByS3Key" and self.count > 1:
-                source = self._shard(name, source, host)
-            target = s3["LocalPath"]
-            if source.is_file():   # an S3Prefix naming one object lands as LocalPath/<name>
-                target = f"{target.rstrip('/')}/{source.name}"
-            mounts.append(Mount(target, str(source), type="bind", read_only=True))
-        for out in request["ProcessingOutputConfig"]["Outputs"]:
-            mounts.append(Mount(out["S3Output"]["LocalPath"], str(outputs[out["OutputName"]]),
-                                type="bind", read_only=False))
-        config_dir, message_dir = self._write_config(host)
-        mounts.append(Mount("/opt/ml/config", str(config_dir), type="bind", read_only=True))
-        mounts.append(Mount("/opt/ml/output", str(message_dir), type="bind", read_only=False))
-        return mounts
+    def _collect_outputs(self, host_outputs: dict[str, dict[str, Path]], status: str = "") -> list[str]:
+        raise NotImplementedError
 
-    def _shard(self, name: str, source: Path, host: str) -> Path:
-        """This host's share of the input's files: every N-th in key order, as hard links."""
-        index = self.hosts.index(host)
-        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
-        shard = self._host_dir(host) / "shards" / name
-        if shard.exists():
-            shutil.rmtree(shard)
-        shard.mkdir(parents=True)
-        base = source if source.is_dir() else source.parent
-        for path in files[index::self.count]:
-            link_file(path, shard / path.relative_to(base))
-        return shard
+    def _result(self, status, reason, created, started, ended, notes) -> JobResult:
+        raise NotImplementedError
 
-    def _host_dir(self, host: str) -> Path:
-        return self.workdir / "hosts" / host
-
-    def _write_config(self, host: str) -> tuple[Path, Path]:
-        base = self._host_dir(host)
-        config_dir, message_dir = base / "config", base / "ml-output"   # /opt/ml/config, /opt/ml/output
-        config_dir.mkdir(parents=True, exist_ok=True)
-        message_dir.mkdir(parents=True, exist_ok=True)
-        request = dict(self.job.request)
-        request["Environment"] = redact_env(request.get("Environment", {}))
-        request["ProcessingJobArn"] = describe(self.job, status=JobStatus.IN_PROGRESS, created=time.time(),
-                                               started=None, ended=None)["ProcessingJobArn"]
-        resource = {
-            "current_host": host, "hosts": self.hosts, "network_interface_name": "eth0",
-            "current_instance_type": self.itype.name, "current_group_name": "homogeneousCluster",
-            "instance_groups": [{"instance_group_name": "homogeneousCluster",
-                                 "instance_type": self.itype.name, "hosts": self.hosts}],
-        }
-        (config_dir / "processingjobconfig.json").write_text(json.dumps(request, indent=2))
-        (config_dir / "resourceconfig.json").write_text(json.dumps(resource, indent=2))
-        return config_dir, message_dir
 
     # --- containers -----------------------------------------------------------------------------
     def _create_network(self):
@@ -235,16 +223,11 @@ class _JobRun:
             f"cursus-{self.job.name}", driver="bridge", internal=self.isolated, labels={LABEL: self.job.name})
 
     def _create_container(self, host: str, outputs: dict[str, Path]):
-        app = self.job.request["AppSpecification"]
         memory = min(self.itype.memory_bytes, _host_memory())
         kwargs = dict(
             image=self.image, name=f"{self.job.name}-{host}"[:128], hostname=host,
-            environment=self.job.request.get("Environment", {}),
-            entrypoint=app.get("ContainerEntrypoint"),   # None keeps the image's ENTRYPOINT
-            command=app.get("ContainerArguments"),       # with an entrypoint, no image CMD is used
-            mounts=self._mounts(host, outputs), labels={LABEL: self.job.name},
-            mem_limit=memory, memswap_limit=memory,
-            detach=True,
+            labels={LABEL: self.job.name}, mem_limit=memory, memswap_limit=memory, detach=True,
+            **self._container_spec(host, outputs),
         )
         if self.itype.vcpus < (os.cpu_count() or 1):   # a quota at the host's size only throttles
             kwargs["nano_cpus"] = int(self.itype.vcpus * 1e9)
@@ -382,8 +365,7 @@ class _JobRun:
                 failures.append(OOM_REASON.format(host=host, limit=self.itype.memory_gib,
                                                   itype=self.itype.name))
             elif result.exit_code:
-                failures.append(f"AlgorithmError: {host} exited with code {result.exit_code}; "
-                                f"see {result.log}")
+                failures.append(self._verdict_failure(host, result))
         if timed_out:
             return JobStatus.STOPPED, f"MaxRuntimeInSeconds ({self.max_runtime} s) exceeded: the job was stopped"
         return (JobStatus.FAILED, failures[0]) if failures else (JobStatus.COMPLETED, "")
@@ -403,8 +385,101 @@ class _JobRun:
             with _already_gone():
                 self.network.remove()
 
+    def _shard(self, name: str, source: Path, host: str) -> Path:
+        """This host's share of the input's files: every N-th in key order, as hard links."""
+        index = self.hosts.index(host)
+        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+        shard = self._host_dir(host) / "shards" / name
+        if shard.exists():
+            shutil.rmtree(shard)
+        shard.mkdir(parents=True)
+        base = source if source.is_dir() else source.parent
+        for path in files[index::self.count]:
+            link_file(path, shard / path.relative_to(base))
+        return shard
+
+    def _host_dir(self, host: str) -> Path:
+        return self.workdir / "hosts" / host
+
+
+class _ProcessingRun(_JobRun):
+    """SageMaker Processing's container contract."""
+
+    def _cluster(self):
+        request = self.job.request
+        cluster = request["ProcessingResources"]["ClusterConfig"]
+        return (cluster["InstanceCount"], cluster["InstanceType"],
+                request["NetworkConfig"].get("EnableNetworkIsolation", False))
+
+    def _container_spec(self, host, outputs):
+        app = self.job.request["AppSpecification"]
+        return dict(environment=self.job.request.get("Environment", {}),
+                    entrypoint=app.get("ContainerEntrypoint"),   # None keeps the image's ENTRYPOINT
+                    command=app.get("ContainerArguments"),       # with an entrypoint, no image CMD
+                    mounts=self._mounts(host, outputs))
+
+    def _check_inputs_supported(self):
+        for item in self.job.request.get("ProcessingInputs", []):
+            s3 = item.get("S3Input") or {}
+            name = item["InputName"]
+            if name not in self.job.local_inputs:   # run_job stages s3:// inputs before this
+                raise RuntimeError(f"internal error: input {name} ({s3.get('S3Uri')}) has no local copy")
+            if s3.get("S3InputMode") == "Pipe" or s3.get("S3DataType") == "ManifestFile":
+                raise UserError(f"input {name}: Pipe mode and manifest files are not supported locally",
+                                field=f"inputs.{name}", fix="use S3InputMode File with S3DataType S3Prefix")
+
+    # --- folders and mounts ---------------------------------------------------------------------
+    def _prepare_outputs(self) -> dict[str, dict[str, Path]]:
+        """Per host, OutputName -> the folder mounted for it (created now, owned by us)."""
+        per_host = {}
+        for host in self.hosts:
+            per_host[host] = {}
+            for name, final in self.job.local_outputs.items():
+                folder = final if self.count == 1 else self._host_dir(host) / "outputs" / name
+                folder.mkdir(parents=True, exist_ok=True)
+                per_host[host][name] = folder
+        return per_host
+
+    def _mounts(self, host: str, outputs: dict[str, Path]) -> list:
+        from docker.types import Mount
+        request = self.job.request
+        mounts = []
+        for item in request.get("ProcessingInputs", []):
+            name, s3 = item["InputName"], item["S3Input"]
+            source = self.job.local_inputs[name]
+            if s3.get("S3DataDistributionType") == "ShardedByS3Key" and self.count > 1:
+                source = self._shard(name, source, host)
+            # writable, the upstream folder untouched; one object lands as LocalPath/<its name>
+            mounts.append(self.inputs.mount(host, name, [source], s3["LocalPath"], self._host_dir(host)))
+        for out in request["ProcessingOutputConfig"]["Outputs"]:
+            mounts.append(Mount(out["S3Output"]["LocalPath"], str(outputs[out["OutputName"]]),
+                                type="bind", read_only=False))
+        config_dir, message_dir = self._write_config(host)
+        mounts.append(Mount("/opt/ml/config", str(config_dir), type="bind", read_only=True))
+        mounts.append(Mount("/opt/ml/output", str(message_dir), type="bind", read_only=False))
+        return mounts
+
+    def _write_config(self, host: str) -> tuple[Path, Path]:
+        base = self._host_dir(host)
+        config_dir, message_dir = base / "config", base / "ml-output"   # /opt/ml/config, /opt/ml/output
+        config_dir.mkdir(parents=True, exist_ok=True)
+        message_dir.mkdir(parents=True, exist_ok=True)
+        request = dict(self.job.request)
+        request["Environment"] = redact_env(request.get("Environment", {}))
+        request["ProcessingJobArn"] = describe(self.job, status=JobStatus.IN_PROGRESS, created=time.time(),
+                                               started=None, ended=None)["ProcessingJobArn"]
+        resource = {
+            "current_host": host, "hosts": self.hosts, "network_interface_name": "eth0",
+            "current_instance_type": self.itype.name, "current_group_name": "homogeneousCluster",
+            "instance_groups": [{"instance_group_name": "homogeneousCluster",
+                                 "instance_type": self.itype.name, "hosts": self.hosts}],
+        }
+        (config_dir / "processingjobconfig.json").write_text(json.dumps(request, indent=2))
+        (config_dir / "resourceconfig.json").write_text(json.dumps(resource, indent=2))
+        return config_dir, message_dir
+
     # --- after the containers -------------------------------------------------------------------
-    def _collect_outputs(self, host_outputs: dict[str, dict[str, Path]]) -> list[str]:
+    def _collect_outputs(self, host_outputs: dict[str, dict[str, Path]], status: str = "") -> list[str]:
         notes = []
         if self.count > 1:
             for name, final in self.job.local_outputs.items():
@@ -433,6 +508,316 @@ class _JobRun:
                          duration_seconds=round((ended or time.time()) - (started or created), 3),
                          hosts=list(self.results.values()),
                          outputs=dict(self.job.local_outputs), notes=notes)
+
+
+
+class _TrainingRun(_JobRun):
+    """SageMaker Training's container contract, script mode, with the sagemaker-training toolkit's
+    part done here (the stand-in images have no `train`): per host
+
+    - each channel at /opt/ml/input/data/<channel> (writable, copy-on-write);
+    - /opt/ml/input/config/{hyperparameters,inputdataconfig,resourceconfig}.json;
+    - the code (the SDK's source_dir, with inputs placed inside it) at /opt/ml/code, writable, also
+      the working directory; /opt/ml/model and /opt/ml/output (with data/) empty and writable;
+    - the request's Environment plus the toolkit's SM_* variables;
+    - `python3 <entry point> --hp value ...` (the toolkit's rules for arguments and entry types).
+    Afterwards algo-1's /opt/ml/model is packed into <model output>/model.tar.gz and its
+    /opt/ml/output/data into <data output>/output.tar.gz; /opt/ml/output/failure becomes the
+    FailureReason (AlgorithmError: ...)."""
+
+    def _cluster(self):
+        request = self.job.request
+        resources = request["ResourceConfig"]
+        return (resources["InstanceCount"], resources["InstanceType"],
+                bool(request.get("EnableNetworkIsolation", False)))
+
+    @property
+    def hps_args(self) -> list[str]:
+        return training.to_cmd_args(training.split_hyperparameters(self.job.request)[0])
+
+    def _command(self) -> list[str]:
+        return training.entry_command(self.job.entry_point, self.job.local_inputs[training.CODE_INPUT],
+                                      self.hps_args)
+
+    def _check_inputs_supported(self):
+        for channel in self.job.request.get("InputDataConfig", []):
+            name = channel["ChannelName"]
+            owner = self.job.channels[name][0]
+            if owner not in self.job.local_inputs:
+                raise RuntimeError(f"internal error: channel {name} ({owner}) has no local copy")
+            mode = channel.get("InputMode") or self.job.request["AlgorithmSpecification"]["TrainingInputMode"]
+            if mode != "File" or channel["DataSource"].get("S3DataSource", {}).get("S3DataType") != "S3Prefix":
+                raise UserError(f"channel {name}: only File mode with S3Prefix data runs locally",
+                                field=f"inputs.{owner}", fix="use TrainingInputMode File with S3DataType S3Prefix")
+
+    def _precheck(self) -> str:
+        """A channel with no objects fails the job while downloading, as on the service."""
+        for channel in self.job.request.get("InputDataConfig", []):
+            source = self.job.channel_source(channel["ChannelName"])
+            if not (source.is_file() or (source.is_dir() and any(p.is_file() for p in source.rglob("*")))):
+                uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+                return (f'ClientError: Data download failed:No S3 objects found under S3 URL "{uri}" given '
+                        f"in input data source (channel {channel['ChannelName']}, local folder {source}). "
+                        "Please ensure that objects exist under that S3 prefix.")
+        return ""
+
+    def _prepare_outputs(self):
+        """Per host its /opt/ml/model and /opt/ml/output folders, created empty."""
+        per_host = {}
+        for host in self.hosts:
+            base = self._host_dir(host)
+            for sub in ("model", "output"):
+                if (base / sub).exists():
+                    remove_as_root(self.client, self.image, [base / sub])
+            (base / "model").mkdir(parents=True)
+            (base / "output" / "data").mkdir(parents=True)
+            per_host[host] = {"model": base / "model", "output": base / "output"}
+        for folder in self.job.local_outputs.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        return per_host
+
+    def _container_spec(self, host, outputs):
+        from docker.types import Mount
+        job, base = self.job, self._host_dir(host)
+        mounts = []
+        for channel in job.request.get("InputDataConfig", []):
+            name = channel["ChannelName"]
+            source = job.channel_source(name)
+            if channel["DataSource"]["S3DataSource"].get("S3DataDistributionType") == "ShardedByS3Key" \
+                    and self.count > 1:
+                source = self._shard(name, source, host)
+            mounts.append(self.inputs.mount(host, name, [source], f"{training.DATA_ROOT}/{name}", base))
+        mounts.append(self.inputs.mount(host, training.CODE_INPUT, self._code_layers(host),
+                                        training.CODE_DIR, base, is_code=True))
+        config = base / "input-config"
+        config.mkdir(parents=True, exist_ok=True)
+        hps = {k: v for k, v in job.request.get("HyperParameters", {}).items()}
+        (config / "hyperparameters.json").write_text(json.dumps(hps))
+        (config / "inputdataconfig.json").write_text(json.dumps(training.input_data_config(job.request)))
+        (config / "resourceconfig.json").write_text(json.dumps(
+            training.resource_config(host, self.hosts, self.itype.name)))
+        mounts.append(Mount("/opt/ml/input/config", str(config), type="bind", read_only=False))
+        mounts.append(Mount(training.MODEL_DIR, str(outputs["model"]), type="bind", read_only=False))
+        mounts.append(Mount("/opt/ml/output", str(outputs["output"]), type="bind", read_only=False))
+        environment = {**job.request.get("Environment", {}),
+                       **training.sm_environment(job, host, self.hosts, self.itype.name,
+                                                 num_cpus=min(self.itype.vcpus, os.cpu_count() or 1))}
+        return dict(environment=environment, entrypoint=self._command(), command=[], mounts=mounts,
+                    working_dir=training.CODE_DIR)
+
+    def _code_layers(self, host: str) -> list[Path]:
+        """The code folder, under a folder holding the inputs placed inside it (hard links)."""
+        layers = [self.job.local_inputs[training.CODE_INPUT]]
+        if not self.job.code_files:
+            return layers
+        placed = self._host_dir(host) / "placed-code"
+        if placed.exists():
+            shutil.rmtree(placed)
+        placed.mkdir(parents=True)
+        for rel, name in self.job.code_files.items():
+            source = self.job.local_inputs.get(name)
+            if source is None:
+                continue
+            if source.is_dir():
+                # a folder bound to a file path (an upstream output folder): the file of that name in it
+                inner = source / Path(rel).name
+                if Path(rel).suffix and inner.is_file():
+                    self.inputs.bytes_copied += link_file(inner, placed / rel)
+                else:
+                    self.inputs.bytes_copied += link_tree(source, placed / rel)
+            else:
+                self.inputs.bytes_copied += link_file(source, placed / rel)
+        return [placed, *layers]
+
+    def _verdict_failure(self, host, result):
+        """The failure file (the script's, or the toolkit's ExecuteUserScriptError) as the service
+        reports it: "AlgorithmError: <first 1024 bytes>, exit code: <the toolkit's exit code>"."""
+        failure = self._host_dir(host) / "output" / "failure"
+        if failure.is_file():
+            with open(failure, "rb") as handle:
+                text = handle.read(EXIT_MESSAGE_BYTES).decode(errors="replace")
+        else:   # the toolkit writes it when the script exits non-zero (and none exists)
+            extra = "OutOfMemory: Process killed by SIGKILL (signal 9)" if result.exit_code == 137 else None
+            text = training.failure_file_text(self._command(), result.exit_code, extra)
+            with contextlib.suppress(OSError):
+                failure.write_text(text)
+        # the toolkit exits 1 (DEFAULT_FAILURE_CODE) for a failed script: the service reports that
+        return redact_text(f"AlgorithmError: {text}, exit code: 1", self.secrets)[:1024]
+
+    def _collect_outputs(self, host_outputs, status=""):
+        give_back(self.client, self.image, [*self.job.local_outputs.values(), self.workdir / "hosts"])
+        notes, self.artifacts = [], {}
+        first = self.hosts[0]
+        for other in self.hosts[1:]:
+            if any(host_outputs[other]["model"].iterdir()):
+                notes.append(f"{other} wrote files to /opt/ml/model: only {first}'s are packed into "
+                             "model.tar.gz")
+        pack_model = status in (JobStatus.COMPLETED, JobStatus.STOPPED)
+        if self.job.model_output and pack_model:
+            target = self.job.local_outputs[self.job.model_output] / "model.tar.gz"
+            pack_tar(host_outputs[first]["model"], target)
+            self.artifacts["model.tar.gz"] = target
+        if self.job.data_output and status:
+            target = self.job.local_outputs[self.job.data_output] / "output.tar.gz"
+            pack_tar(host_outputs[first]["output"] / "data", target)
+            self.artifacts["output.tar.gz"] = target
+        return notes
+
+    def _result(self, status, reason, created, started, ended, notes) -> JobResult:
+        status = JobStatus(status)
+        if status == JobStatus.STOPPED:
+            secondary = "MaxRuntimeExceeded" if reason.startswith("MaxRuntime") else "Stopped"
+        else:
+            secondary = str(status)
+        info = training.describe(self.job, status=status, secondary=secondary, created=created,
+                                 started=started, ended=ended,
+                                 failure_reason=reason if status == JobStatus.FAILED else "")
+        info["Environment"] = redact_env(info.get("Environment", {}))
+        if status == JobStatus.STOPPED and reason:
+            notes = [reason, *notes]
+        return JobResult(status=status, describe=info,
+                         duration_seconds=round((ended or time.time()) - (started or created), 3),
+                         hosts=list(self.results.values()), outputs=dict(self.job.local_outputs),
+                         notes=notes, artifacts=dict(getattr(self, "artifacts", {})))
+
+
+def pack_tar(folder: Path, target: Path) -> None:
+    """`folder`'s contents as a gzipped tar at `target`, entries relative to it (no ./ prefix), in
+    name order, as SageMaker uploads /opt/ml/model (model.tar.gz) and /opt/ml/output/data."""
+    import tarfile
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    tmp.replace(target)
+
+
+class WritableInputs:
+    """Inputs writable inside the container while the host's folders stay byte-identical.
+
+    overlay: one engine volume per input and host, of the local driver with type overlay
+    (lowerdir = the input folder, upper/work under <step>/hosts/algo-N/inputs/<name>/), mounted at
+    the input's path. Writes land in upper; nothing is copied. A single file becomes a folder holding
+    a hard link to it. copy: where the engine can't mount an overlay over these folders (Docker
+    Desktop, another filesystem), each input is copied into <step>/hosts/algo-N/inputs/<name>/copy and
+    the bytes are counted. Everything is removed after the job (cleanup)."""
+
+    def __init__(self, client, image: str, job_name: str, mode: str, why_not_overlay: str):
+        self.client, self.image, self.job_name = client, image, job_name
+        self.mode, self.why = mode, why_not_overlay
+        self.bytes_copied = 0
+        self.volumes: list = []
+        self.scratch: list[Path] = []
+        self.notes: list[str] = []
+        self._copied_inputs: list[str] = []
+
+    def mount(self, host: str, name: str, layers: list[Path], target: str, host_dir: Path,
+              is_code: bool = False):
+        """The Mount of input `name` at `target`: `layers` top first (a file: a folder holding it)."""
+        from docker.types import Mount
+        base = host_dir / "inputs" / training.safe_name(name)
+        if base.exists():
+            remove_as_root(self.client, self.image, [base])
+        base.mkdir(parents=True)
+        self.scratch.append(base)
+        lowers = []
+        for i, layer in enumerate(layers):
+            if layer.is_file():   # one S3 object lands as <LocalPath>/<its name>
+                holder = base / f"file-{i}"
+                self.bytes_copied += link_file(layer, holder / layer.name)
+                layer = holder
+            lowers.append(layer)
+        usable = all(":" not in str(p) and "," not in str(p) for p in [*lowers, base])
+        if self.mode == "overlay" and usable:
+            (base / "upper").mkdir()
+            (base / "work").mkdir()
+            volume = self.client.volumes.create(
+                name=f"cursus-{training.safe_name(self.job_name)}-{host}-{training.safe_name(name)}-"
+                     f"{secrets.token_hex(3)}"[:200],
+                driver="local", labels={LABEL: self.job_name},
+                driver_opts={"type": "overlay", "device": "overlay",
+                             "o": f"lowerdir={':'.join(str(p) for p in lowers)},"
+                                  f"upperdir={base / 'upper'},workdir={base / 'work'}"})
+            self.volumes.append(volume)
+            return Mount(target, volume.name, type="volume")
+        copy = base / "copy"
+        copy.mkdir()
+        for layer in reversed(lowers):   # the bottom layer first, the top one over it
+            for path in sorted(layer.rglob("*")):
+                dest = copy / path.relative_to(layer)
+                if path.is_dir() and not path.is_symlink():
+                    dest.mkdir(parents=True, exist_ok=True)
+                else:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    if dest.exists():
+                        dest.unlink()
+                    shutil.copy2(path, dest, follow_symlinks=False)
+                    self.bytes_copied += 0 if path.is_symlink() else path.stat().st_size
+        self._copied_inputs.append(f"{host}:{name}")
+        return Mount(target, str(copy), type="bind", read_only=False)
+
+    def cleanup(self):
+        for volume in self.volumes:
+            with _already_gone():
+                volume.remove(force=True)
+        self.volumes = []
+        if self.scratch:
+            remove_as_root(self.client, self.image, self.scratch)
+            self.scratch = []
+        if self._copied_inputs:
+            why = self.why or "a path holds ':' or ','"
+            self.notes.append(f"inputs made writable by copying ({self.bytes_copied} bytes copied; "
+                              f"no overlay: {why}): {', '.join(self._copied_inputs)}")
+            self._copied_inputs = []
+
+
+def remove_as_root(client, image: str, folders: list[Path]) -> None:
+    """rm -rf folders that hold root-owned files (an overlay's work/work is root's, mode 000):
+    directly when root, else through a short container."""
+    folders = [f for f in folders if f.exists()]
+    if not folders:
+        return
+    if os.geteuid() == 0:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    from docker.types import Mount
+    mounts = [Mount(f"/remove/{i}", str(f.parent), type="bind") for i, f in enumerate(folders)]
+    paths = [f"/remove/{i}/{f.name}" for i, f in enumerate(folders)]
+    client.containers.run(image, entrypoint=["rm", "-rf", *paths], command=[], mounts=mounts,
+                          network_mode="none", remove=True, user="0")
+
+
+def overlay_probe(client, image: str, workdir: Path) -> str:
+    """"" if the engine can mount a copy-on-write overlay over folders on workdir's filesystem (a
+    write inside is seen, the lower folder keeps its bytes); else why not."""
+    from docker.types import Mount
+    base = workdir / f".overlay-probe-{secrets.token_hex(3)}"
+    volume = None
+    try:
+        for sub in ("lower", "upper", "work"):
+            (base / sub).mkdir(parents=True)
+        (base / "lower" / "f").write_text("lower")
+        volume = client.volumes.create(
+            name=f"cursus-overlay-probe-{secrets.token_hex(4)}", driver="local", labels={LABEL: "probe"},
+            driver_opts={"type": "overlay", "device": "overlay",
+                         "o": f"lowerdir={base / 'lower'},upperdir={base / 'upper'},workdir={base / 'work'}"})
+        out = client.containers.run(image, entrypoint=["sh", "-c", "echo upper > /m/f && cat /m/f"],
+                                    command=[], mounts=[Mount("/m", volume.name, type="volume")],
+                                    network_mode="none", remove=True)
+        if b"upper" not in out or (base / "lower" / "f").read_text() != "lower":
+            return "the overlay mount did not behave as copy-on-write"
+        return ""
+    except (docker_errors().DockerException, OSError) as exc:
+        return f"the engine could not mount an overlay here ({str(exc).strip()[:200]})"
+    finally:
+        if volume is not None:
+            with _already_gone():
+                volume.remove(force=True)
+        with contextlib.suppress(Exception):
+            remove_as_root(client, image, [base])
 
 
 def docker_errors():

@@ -7,9 +7,15 @@ from pathlib import Path
 from .base import Job
 from .contracts import Step
 from .processing import RunOptions, build_job
+from .training import build_training_job, is_training_step
 
 
 def build(step: Step, options: RunOptions, output_root: Path) -> Job:
-    """The step's job request (CreateProcessingJob today), validated like the service; outputs
-    default to `output_root/<name>`."""
+    """The step's job request, validated like the service; outputs default to `output_root/<name>`.
+
+    A step whose `registry.sagemaker_step_type` is Training, or whose `compute.kind` is `estimator`,
+    is a CreateTrainingJob request (script mode, as the SDK's Framework estimator makes it); every
+    other step a CreateProcessingJob request."""
+    if is_training_step(step):
+        return build_training_job(step, options, output_root)
     return build_job(step, options, output_root)

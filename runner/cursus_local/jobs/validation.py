@@ -59,13 +59,29 @@ def _plain_shape(shape) -> dict:
     return out
 
 
-def validate_request(request: dict) -> None:
-    errors = _constraint_errors(request, input_shape(), "")
-    errors += _service_rule_errors(request)
+OPERATIONS = {"ProcessingJobName": ("CreateProcessingJob", "ProcessingJob"),
+              "TrainingJobName": ("CreateTrainingJob", "TrainingJob")}
+
+
+def operation_of(request: dict) -> tuple[str, str]:
+    """(operation, job kind) of a Create*Job request, told by its name field."""
+    for key, found in OPERATIONS.items():
+        if key in request:
+            return found
+    return OPERATIONS["ProcessingJobName"]
+
+
+def validate_request(request: dict, operation: str | None = None) -> None:
+    """Validate a CreateProcessingJob or CreateTrainingJob request (the operation is told by the
+    request's name field unless given)."""
+    found, kind = operation_of(request)
+    operation = operation or found
+    errors = _constraint_errors(request, input_shape(operation), "")
+    errors += SERVICE_RULES.get(operation, lambda r: [])(request)
     if errors:
         raise JobRequestError(
             f"{len(errors)} validation error(s) detected: " + "; ".join(errors),
-            field=f"ProcessingJob {request.get('ProcessingJobName', '?')}",
+            field=f"{kind} {request.get(kind + 'Name', '?')}",
             fix="change the step file or run options so the request meets these constraints")
 
 
@@ -160,3 +176,36 @@ def _service_rule_errors(request: dict) -> list[str]:
             errors.append(f"ProcessingInput '{item.get('InputName')}': S3CompressionType Gzip "
                           "requires S3InputMode Pipe")
     return errors
+
+
+def _training_rule_errors(request: dict) -> list[str]:
+    """CreateTrainingJob's rules beyond its model (the service's ValidationException wording where
+    it is known)."""
+    errors = []
+    spec = request.get("AlgorithmSpecification") or {}
+    if bool(spec.get("TrainingImage")) == bool(spec.get("AlgorithmName")):
+        errors.append("Exactly one of AlgorithmSpecification.TrainingImage or "
+                      "AlgorithmSpecification.AlgorithmName must be specified")
+    channels = request.get("InputDataConfig") or []
+    names = [c.get("ChannelName") for c in channels]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        errors.append(f"Channel names must be unique; '{dup}' is used more than once")
+    for channel in channels:
+        mode = channel.get("InputMode") or spec.get("TrainingInputMode")
+        if channel.get("CompressionType") == "Gzip" and mode != "Pipe":
+            errors.append(f"Channel '{channel.get('ChannelName')}': CompressionType Gzip is only "
+                          "supported with input mode Pipe; in File mode leave it unset or None")
+        if "FileSystemDataSource" in (channel.get("DataSource") or {}) and not request.get("VpcConfig"):
+            errors.append(f"Channel '{channel.get('ChannelName')}': a FileSystemDataSource needs VpcConfig")
+    if request.get("ResourceConfig") is None:
+        errors.append("Value null at 'resourceConfig' failed to satisfy constraint: Member must not be null")
+    if request.get("StoppingCondition") is None:
+        errors.append("Value null at 'stoppingCondition' failed to satisfy constraint: "
+                      "Member must not be null")
+    for key in (request.get("HyperParameters") or {}):
+        if not key:
+            errors.append("Hyperparameter names must not be empty")
+    return errors
+
+
+SERVICE_RULES = {"CreateProcessingJob": _service_rule_errors, "CreateTrainingJob": _training_rule_errors}
