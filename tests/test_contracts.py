@@ -40,6 +40,8 @@ def test_every_real_cursus_interface_loads_as_it_is(path: Path):
     assert [(a.flag, a.source) for a in step.job_arguments] == [
         (j["flag"], j.get("source") or j["flag"].lstrip("-")) for j in contract.get("job_arguments") or []]
     compute = doc.get("compute") or {}
+    assert step.kind == (compute.get("kind") or "sklearn") and step.sdk_class == compute.get("sdk_class")
+    assert step.source_dir is bool(contract.get("source_dir", False))
     assert step.image == compute.get("image") or step.image.startswith("cursus-local/")
 
 
@@ -67,7 +69,8 @@ def test_a_real_cursus_interface_read_in_detail():
      "contract.inputs.d.required", "required: true"),
     ("contract: {entry_point: a.py, env_vars: {required: LABEL}}\n", "contract.env_vars.required", "["),
     ("contract: {entry_point: a.py}\ncompute: {instance_count: 0}\n", "compute.instance_count", "1"),
-    ("contract: [oops\n", None, "fix the YAML"),
+    ("contract: {entry_point: a.py, source_dir: yes please}\n", "contract.source_dir", "source_dir: true"),
+    ("contract: [oops\n", "(file)", "fix the YAML"),   # yamlfile.load (duplicate keys too)
 ])
 def test_bad_step_files_name_file_field_and_fix(tmp_path: Path, text, field, fix):
     path = tmp_path / "bad.step.yaml"

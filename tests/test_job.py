@@ -38,7 +38,12 @@ def test_request_is_what_create_processing_job_accepts(step, tmp_path):
     assert req["AppSpecification"]["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/s.py"]
     assert req["AppSpecification"]["ContainerArguments"] == ["--job_type", "training"]
     assert req["Environment"] == {"MODE": "fast", "LABEL_FIELD": "y"}
-    assert [i["InputName"] for i in req["ProcessingInputs"]] == ["code", "data"]   # optional unbound: absent
+    # optional unbound: absent; the code comes last, as ScriptProcessor._convert_code_and_add_to_inputs
+    # appends it, and it is the script alone (SKLearnProcessor), bound as a file
+    assert [i["InputName"] for i in req["ProcessingInputs"]] == ["data", "code"]
+    code = req["ProcessingInputs"][1]["S3Input"]
+    assert code["LocalPath"] == "/opt/ml/processing/input/code" and code["S3Uri"].endswith("/input/code/s.py")
+    assert job.local_inputs["code"] == (tmp_path / "code" / "s.py").resolve()
     assert job.local_outputs["out"] == (tmp_path / "run" / "out").resolve()
     # botocore's own client-side validation accepts the very same dict
     client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x",
@@ -73,7 +78,7 @@ def valid_request(step, tmp_path):
      "Value 'bad_name' at 'processingJobName' failed to satisfy constraint: Member must satisfy regular "
      "expression pattern"),
     (lambda r: r.update(ProcessingJobName="x" * 64), "Member must have length less than or equal to 63"),
-    (lambda r: r["ProcessingInputs"].extend(copy.deepcopy(r["ProcessingInputs"][1]) for _ in range(9)),
+    (lambda r: r["ProcessingInputs"].extend(copy.deepcopy(r["ProcessingInputs"][0]) for _ in range(9)),
      "at 'processingInputs' failed to satisfy constraint: Member must have length less than or equal to 10"),
     (lambda r: r["Environment"].update({f"K{i}": "v" for i in range(100)}),
      "at 'environment' failed to satisfy constraint: Member must have length less than or equal to 100"),
@@ -85,11 +90,11 @@ def valid_request(step, tmp_path):
     (lambda r: r["ProcessingResources"]["ClusterConfig"].update(InstanceCount="2"), "be of type integer"),
     (lambda r: r["AppSpecification"].update(Entrypoint=["x"]), "Unknown parameter 'appSpecification.entrypoint'"),
     (lambda r: r["ProcessingResources"]["ClusterConfig"].update(InstanceType="ml.m5.huge"), "enum value set"),
-    (lambda r: r["ProcessingInputs"][1]["S3Input"].update(LocalPath="/tmp/data"), "must be a path under "
+    (lambda r: r["ProcessingInputs"][0]["S3Input"].update(LocalPath="/tmp/data"), "must be a path under "
      "/opt/ml/processing/"),
-    (lambda r: r["ProcessingInputs"][1]["S3Input"].update(LocalPath="/opt/ml/processing/output/x"),
+    (lambda r: r["ProcessingInputs"][0]["S3Input"].update(LocalPath="/opt/ml/processing/output/x"),
      "overlap"),
-    (lambda r: r["ProcessingInputs"].append(copy.deepcopy(r["ProcessingInputs"][1])), "must be unique"),
+    (lambda r: r["ProcessingInputs"].append(copy.deepcopy(r["ProcessingInputs"][0])), "must be unique"),
     (lambda r: r.pop("RoleArn"), "Value null at 'roleArn' failed to satisfy constraint: Member must not be null"),
 ])
 def test_requests_sagemaker_rejects_fail_here_with_the_same_reason(step, tmp_path, mutate, reason):

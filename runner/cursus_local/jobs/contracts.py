@@ -10,17 +10,17 @@ in the file (`spec:`, `registry:`, `patterns:` ...) is kept in `Step.raw`.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .. import yamlfile
 from ..errors import UserError
 from ..fields import Fields
 
 DEFAULT_IMAGE_REPO = "cursus-local/{kind}-processing"
-DEFAULT_FRAMEWORK_VERSION = "1.2-1"
+DEFAULT_FRAMEWORK_VERSION = "1.2-1"    # sklearn's; every framework has its own (FRAMEWORKS)
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 DEFAULT_MAX_RUNTIME = 86400
 STEP_SUFFIXES = (".step.yaml", ".step.yml")
@@ -60,7 +60,10 @@ class Step:
     env_optional: dict[str, str] = field(default_factory=dict)
     arguments: dict[str, str] = field(default_factory=dict)   # fixed `--name value` pairs
     job_arguments: list[JobArgument] = field(default_factory=list)
-    image: str = ""
+    image: str = ""                # the default image (kind + version); "" when none resolves
+    kind: str = "sklearn"          # compute.kind: sklearn | xgboost | framework | script | ...
+    sdk_class: str | None = None   # compute.sdk_class: SKLearn | XGBoost | PyTorch ...
+    source_dir: bool = False       # contract.source_dir: the whole code folder ships (framework)
     instance_type: str = DEFAULT_INSTANCE_TYPE
     instance_count: int = 1
     volume_size_gb: int = 30
@@ -90,11 +93,7 @@ def load_step(path: str | Path) -> Step:
     if not path.is_file():
         raise UserError("no such step file", file=str(path),
                         fix="pass a path to a *.step.yaml file, or a step name found in ./steps/")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"not valid YAML: {exc}", file=str(path), fix="fix the YAML syntax") from exc
-    return parse_step(doc, path)
+    return parse_step(yamlfile.load(path.read_text(), file=str(path)) or {}, path)
 
 
 def parse_step(doc: Any, path: Path) -> Step:
@@ -128,7 +127,9 @@ def parse_step(doc: Any, path: Path) -> Step:
                                "contract.env_vars.optional"),
         arguments=f.strings(contract.get("arguments"), "contract.arguments"),
         job_arguments=_job_arguments(f, contract.get("job_arguments")),
-        image=str(compute.get("image") or _default_image(compute)),
+        kind=str(compute.get("kind") or DEFAULT_KIND),
+        sdk_class=None if compute.get("sdk_class") is None else str(compute["sdk_class"]),
+        source_dir=_bool(f, contract.get("source_dir", False), "contract.source_dir"),
         instance_type=str(compute.get("instance_type") or DEFAULT_INSTANCE_TYPE),
         instance_count=count("instance_count", 1),
         volume_size_gb=count("volume_size_in_gb", 30),
@@ -141,15 +142,17 @@ def parse_step(doc: Any, path: Path) -> Step:
                        "write `suites: {inputs: {name: file.json}, outputs: {...}}`")
     step.input_suites = _suite_paths(f, suites.get("inputs"), "suites.inputs", step.inputs)
     step.output_suites = _suite_paths(f, suites.get("outputs"), "suites.outputs", step.outputs)
+    try:   # a kind or version with no stand-in is reported when the job is built (preflight)
+        step.image = image_for(step)
+    except UserError:
+        step.image = ""
     return step
 
 
-def _default_image(compute: dict) -> str:
-    """The stand-in image for a Cursus `compute:` section (FrameworkProcessor(SKLearn) -> sklearn)."""
-    kind = str(compute.get("sdk_class") or compute.get("kind") or "sklearn").lower()
-    version = compute.get("framework_version") or compute.get("framework_version_default") \
-        or DEFAULT_FRAMEWORK_VERSION
-    return f"{DEFAULT_IMAGE_REPO.format(kind=kind)}:{version}"
+def _bool(f: Fields, value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        f.fail(field, f"expected true or false, got {value!r}", f"write `{field.rsplit('.', 1)[-1]}: true`")
+    return value
 
 
 # --- the contract's sections ----------------------------------------------------------------------
@@ -253,3 +256,223 @@ def find_step(name_or_path: str, search_dirs: list[Path]) -> Path:
     raise UserError(f"no step named {name_or_path!r}", field="step",
                     fix="run from a scenario folder (with steps/<name>.step.yaml), pass --scenario DIR, "
                         f"or give the step file's path; looked in: {', '.join(tried)}")
+
+
+# --- job kinds, framework versions and stand-in images ---------------------------------------------
+# Cursus reads `compute.kind` (+ `sdk_class`, `framework_version_field`) from the interface and builds
+# the SDK object from it (TianpeiLuke/cursus `src/cursus/core/base/builder_base.py`,
+# `_create_compute`): sklearn -> SKLearnProcessor, xgboost -> XGBoostProcessor, framework ->
+# FrameworkProcessor(estimator_cls=<sdk_class>), script / byo_container -> ScriptProcessor with an
+# image it names, estimator -> the <sdk_class> estimator (a Training job). images/README.md
+# ("Processing kinds") has the table below in prose.
+
+PROCESSING_KINDS = {
+    "sklearn": "SKLearnProcessor: the script alone, at /opt/ml/processing/input/code/<file>",
+    "xgboost": "XGBoostProcessor (a FrameworkProcessor): sourcedir.tar.gz + runproc.sh",
+    "framework": "FrameworkProcessor(estimator_cls=<sdk_class>): sourcedir.tar.gz + runproc.sh",
+    "script": "ScriptProcessor in an image you name: the script alone, run with python3",
+    "byo_container": "ScriptProcessor in your own image: the script alone, run with "
+                     "compute.container_entrypoint (default python3)",
+}
+OTHER_KINDS = {"estimator": "Training", "model": "CreateModel", "transformer": "Transform"}
+KINDS = (*PROCESSING_KINDS, *OTHER_KINDS)
+DEFAULT_KIND = "sklearn"       # a step file without `compute.kind` (our older YAML, legacy Cursus steps)
+FRAMEWORK_PROCESSOR_KINDS = ("xgboost", "framework")
+IMAGE_KINDS = ("script", "byo_container")   # no stand-in: the image is the step's to name
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One SageMaker framework image family and the stand-ins this project builds for it.
+
+    `sdk_versions` and `aliases` are the training scope of the SDK's own
+    `src/sagemaker/image_uri_config/<name>.json` (aws/sagemaker-python-sdk v2.257.6), which is the
+    scope FrameworkProcessor uses (`est.training_image_uri()`)."""
+    name: str                    # image_uris framework name
+    real_image: str              # the real repository and tag shape
+    default_version: str
+    default_from: str            # where that default comes from
+    stand_ins: tuple[str, ...]   # versions we build an image for
+    processing_repo: str
+    training_repo: str
+    sdk_versions: tuple[str, ...]
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    def resolve(self, version: str) -> str:
+        """An alias (`2.1`) to its version (`2.1.0`), as image_uris._version_for_config does."""
+        return dict(self.aliases).get(version, version)
+
+    def repo(self, purpose: str) -> str:
+        return self.training_repo if purpose == "training" else self.processing_repo
+
+
+FRAMEWORKS = {
+    "sklearn": Framework(
+        "sklearn", "sagemaker-scikit-learn:<v>-cpu-py3", "1.2-1",
+        "Cursus ProcessingStepConfigBase.processing_framework_version",
+        ("1.2-1", "1.0-1"), "cursus-local/sklearn-processing",
+        # SageMaker runs the same sagemaker-scikit-learn image for training and processing
+        "cursus-local/sklearn-processing",
+        ("0.20.0", "0.23-1", "1.0-1", "1.2-1", "1.4-2")),
+    "xgboost": Framework(
+        "xgboost", "sagemaker-xgboost:<v>", "1.7-1",
+        "Cursus XGBoostTrainingConfig.framework_version",
+        ("1.7-1",), "cursus-local/xgboost-processing", "cursus-local/xgboost-training",
+        ("1", "0.90-1", "0.90-2", "1.0-1", "1.2-1", "1.2-2", "1.3-1", "1.5-1", "1.7-1", "3.0-5")),
+    "pytorch": Framework(
+        "pytorch", "pytorch-training:<v>-cpu-py310", "2.1.0",
+        "Cursus BasePipelineConfig/PyTorchTrainingConfig.framework_version",
+        ("2.1.0",), "cursus-local/pytorch-processing", "cursus-local/pytorch-training",
+        ("0.4.0", "1.0.0", "1.1.0", "1.2.0", "1.3.1", "1.4.0", "1.5.0", "1.6.0", "1.7.1", "1.8.0",
+         "1.8.1", "1.9.0", "1.9.1", "1.10.0", "1.10.2", "1.11.0", "1.12.0", "1.12.1", "1.13.1",
+         "2.0.0", "2.0.1", "2.1.0", "2.2.0", "2.3.0", "2.4.0", "2.5.1", "2.6.0", "2.7.1", "2.8.0"),
+        (("0.4", "0.4.0"), ("1.0", "1.0.0"), ("1.1", "1.1.0"), ("1.2", "1.2.0"), ("1.3", "1.3.1"),
+         ("1.4", "1.4.0"), ("1.5", "1.5.0"), ("1.6", "1.6.0"), ("1.7", "1.7.1"), ("1.8", "1.8.1"),
+         ("1.9", "1.9.1"), ("1.10", "1.10.2"), ("1.11", "1.11.0"), ("1.12", "1.12.1"),
+         ("1.13", "1.13.1"), ("2.0", "2.0.1"), ("2.1", "2.1.0"), ("2.2", "2.2.0"), ("2.3", "2.3.0"),
+         ("2.4", "2.4.0"), ("2.5", "2.5.1"), ("2.6", "2.6.0"), ("2.7", "2.7.1"), ("2.8", "2.8.0"))),
+}
+SDK_CLASS_FRAMEWORK = {"SKLearn": "sklearn", "XGBoost": "xgboost", "PyTorch": "pytorch",
+                       "SKLearnModel": "sklearn", "XGBoostModel": "xgboost", "PyTorchModel": "pytorch"}
+
+# Every image this project builds -> its folder under images/ (`# image:` / `# also-tag:` headers;
+# tests/test_processing_kinds.py checks this against the Dockerfiles). `images/build.sh <dir>`
+# builds one; `make images` builds every one without `# default: no`.
+STAND_INS = {
+    "cursus-local/sklearn-processing:1.2-1": "sklearn-processing",
+    "cursus-local/sklearn-processing:1.0-1": "sklearn-processing-1.0-1",
+    "cursus-local/xgboost-processing:1.7-1": "xgboost-1.7-1",
+    "cursus-local/xgboost-training:1.7-1": "xgboost-1.7-1",
+    "cursus-local/pytorch-training:2.1.0": "pytorch-2.1.0",
+    "cursus-local/pytorch-processing:2.1.0": "pytorch-2.1.0",
+}
+NOT_DEFAULT = {"pytorch-2.1.0"}   # `# default: no`: `make images` skips it (5 GB)
+OUR_NAMESPACE = "cursus-local/"
+
+
+def build_hint(image: str) -> str | None:
+    """How to build one of our stand-in images (None for an image we don't build)."""
+    folder = STAND_INS.get(image)
+    if folder is None:
+        return None
+    return f"`images/build.sh {folder}`" + ("" if folder in NOT_DEFAULT else " (or `make images`)")
+
+
+def job_kind(step: Step) -> str:
+    """`compute.kind`, checked against the kinds Cursus defines."""
+    if step.kind not in KINDS:
+        close = difflib.get_close_matches(step.kind, KINDS, n=1)
+        Fields(step.file).fail(
+            "compute.kind", f"unknown job kind {step.kind!r}; the kinds are: {', '.join(KINDS)}",
+            (f"did you mean {close[0]!r}? " if close else "")
+            + "set `compute.kind:` to one of them (sklearn for a single script in the scikit-learn "
+              "image, framework with sdk_class for a source dir)")
+    return step.kind
+
+
+def framework_of(step: Step, purpose: str = "processing") -> Framework | None:
+    """The framework image family of the step's kind; None for script / byo_container."""
+    kind = job_kind(step)
+    f = Fields(step.file)
+    if kind in IMAGE_KINDS:
+        return None
+    if kind in ("sklearn", "xgboost"):
+        return FRAMEWORKS[kind]
+    compute = step.raw.get("compute") or {}
+    if kind == "estimator" and compute.get("retrieve_image"):
+        # the estimator's image is image_uris.retrieve(retrieve_framework or "pytorch", ...)
+        name = str(compute.get("retrieve_framework") or "pytorch")
+        if name not in FRAMEWORKS:
+            f.fail("compute.retrieve_framework", f"no stand-in image family for {name!r}",
+                   f"use one of {', '.join(FRAMEWORKS)}, or name an image you can pull in compute.image")
+        return FRAMEWORKS[name]
+    if step.sdk_class is None:
+        f.fail("compute.sdk_class", f"compute.kind {kind!r} needs an sdk_class (the estimator class "
+               "whose image runs the job)", f"add `sdk_class:` ({', '.join(SDK_CLASS_FRAMEWORK)})")
+    if step.sdk_class not in SDK_CLASS_FRAMEWORK:
+        close = difflib.get_close_matches(step.sdk_class, list(SDK_CLASS_FRAMEWORK), n=1)
+        f.fail("compute.sdk_class", f"no stand-in image family for sdk_class {step.sdk_class!r}",
+               f"did you mean {close[0]!r}?" if close else
+               f"use one of {', '.join(SDK_CLASS_FRAMEWORK)}, or name an image you can pull in compute.image")
+    return FRAMEWORKS[SDK_CLASS_FRAMEWORK[step.sdk_class]]
+
+
+def framework_version(step: Step, version: str | None = None) -> tuple[str, str]:
+    """(version, where it came from) for the step's framework, first found of:
+    `version` (the run's own value: a DAG node, a flag), `compute.framework_version` (our YAML),
+    `compute.<framework_version_field>` (the Cursus config field the interface names, e.g.
+    `processing_framework_version: 1.0-1`), `compute.framework_version_default` (the interface),
+    then the framework's documented default (FRAMEWORKS)."""
+    framework = framework_of(step)
+    compute = step.raw.get("compute") or {}
+    field_name = compute.get("framework_version_field")
+    given = []
+    for key in ("framework_version", field_name):
+        if key and compute.get(key) is not None:
+            given.append((str(compute[key]), f"compute.{key}"))
+    if len({v for v, _ in given}) > 1:
+        Fields(step.file).fail(given[1][1], f"framework version {given[1][0]} differs from "
+                               f"{given[0][1]} {given[0][0]}", "give the version once")
+    if version:
+        return str(version), "framework_version (this run's value)"
+    if given:
+        return given[0]
+    if compute.get("framework_version_default") is not None:
+        return str(compute["framework_version_default"]), "compute.framework_version_default"
+    assert framework is not None
+    return framework.default_version, f"the default for {framework.name} ({framework.default_from})"
+
+
+def image_for(step: Step, version: str | None = None, purpose: str | None = None) -> str:
+    """The image the step's job runs in: `compute.image` when the step names one, else our stand-in
+    for its framework (`purpose` "processing" or "training"; default from the step's
+    sagemaker_step_type) at its framework version (see framework_version). Raises a UserError naming
+    the file, the field, the versions we have and how to build or name an image."""
+    f = Fields(step.file)
+    compute = step.raw.get("compute") or {}
+    purpose = purpose or ("training" if step.sagemaker_step_type == "Training" else "processing")
+    explicit = compute.get("image") or (compute.get(compute["image_uri_field"])
+                                        if compute.get("image_uri_field") else None)
+    if explicit:
+        image = str(explicit)
+        check_image(step, image, "compute.image")
+        return image
+    framework = framework_of(step, purpose)
+    if framework is None:
+        what = ("Cursus derives <account>.dkr.ecr.<region>.amazonaws.com/sais_python_lib_docker_image "
+                "from the role" if step.kind == "script" else
+                f"Cursus takes it from the config field {compute.get('image_uri_field') or 'image_uri'}")
+        f.fail("compute.image", f"compute.kind {step.kind!r} runs in an image the step names ({what}); "
+               "this project has no stand-in for it",
+               "name an image you can pull or have built: `compute.image: URI` in the step file, "
+               "`image:` on the DAG node, or `--image URI` for run-step")
+    value, source = framework_version(step, version)
+    resolved = framework.resolve(value)
+    field = source if source.startswith("compute.") else "compute.framework_version"
+    if resolved not in framework.sdk_versions:
+        close = difflib.get_close_matches(value, framework.sdk_versions, n=1)
+        f.fail(field, f"{framework.name} has no framework version {value!r} on SageMaker "
+               f"(from {source}); the SDK knows {', '.join(framework.sdk_versions)}",
+               f"did you mean {close[0]!r}?" if close else
+               f"use a stand-in version: {', '.join(framework.stand_ins)}")
+    image = f"{framework.repo(purpose)}:{resolved}"
+    if resolved not in framework.stand_ins:
+        f.fail(field, f"no stand-in image for {framework.name} {resolved} (from {source}): "
+               f"{image} ({framework.real_image.replace('<v>', resolved)} on SageMaker) is not built "
+               f"by this project; the {framework.name} versions we have: {', '.join(framework.stand_ins)}",
+               f"set `compute.framework_version: {framework.stand_ins[0]}` (or give that version to "
+               "this run), or name an image you can pull: `compute.image: URI`, `image:` on the DAG "
+               "node, `--image URI` for run-step")
+    return image
+
+
+def check_image(step: Step, image: str, field: str) -> None:
+    """An image in our namespace must be one we build: say which ones there are, and how."""
+    if not image.startswith(OUR_NAMESPACE) or image in STAND_INS or image.startswith("cursus-local/runner"):
+        return
+    repo = image.rsplit(":", 1)[0]
+    same = sorted(i for i in STAND_INS if i.rsplit(":", 1)[0] == repo)
+    Fields(step.file).fail(
+        field, f"image {image} is not one this project builds"
+        + (f"; {repo} comes in: {', '.join(i.rsplit(':', 1)[1] for i in same)}" if same else ""),
+        "use one of " + ", ".join(f"{i} (built by {build_hint(i)})" for i in (same or sorted(STAND_INS))))

@@ -4,25 +4,55 @@
 `boto3.client("sagemaker").create_processing_job(**request)`. Local folders stand behind placeholder
 S3 URIs (`s3://<bucket>/<job-name>/input/<name>`), listed in `local_inputs` / `local_outputs`; a
 backend that submits to SageMaker uploads them there first.
+
+The code goes in as the SageMaker Python SDK (v2, `src/sagemaker/processing.py`) puts it, by the
+step's `compute.kind`:
+
+- `sklearn`, `script`, `byo_container` (ScriptProcessor, SKLearnProcessor): the script alone is the
+  `code` input, `s3://<bucket>/<job>/input/code/<file>` at `/opt/ml/processing/input/code`, and
+  `ContainerEntrypoint` is `<command> /opt/ml/processing/input/code/<file>` (command `python3`).
+  Files beside the script are not there.
+- `framework`, `xgboost` (FrameworkProcessor, XGBoostProcessor): the source dir (the code folder
+  when `contract.source_dir: true`, else the script alone) is packed into `sourcedir.tar.gz`, the
+  `code` input at `/opt/ml/processing/input/code/`; the SDK's `runproc.sh` is the `entrypoint` input
+  at `/opt/ml/processing/input/entrypoint`, and `ContainerEntrypoint` is `/bin/bash
+  /opt/ml/processing/input/entrypoint/runproc.sh`. It unpacks the tarball in the code folder,
+  installs `requirements.txt` when there is one and runs `python <script> "$@"` there.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
 import re
+import shutil
+import tarfile
+import tempfile
+import textwrap
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from ..errors import UserError
+from ..fields import Fields
+from ..results import cache_root
 from ..status import JobStatus
+from . import contracts
 from .base import Job
 from .contracts import Step
-from .validation import validate_request
+from .validation import PROCESSING_ROOT, validate_request
 
 CODE_INPUT = "code"
 CODE_PATH = "/opt/ml/processing/input/code"
+ENTRYPOINT_INPUT = "entrypoint"                          # FrameworkProcessor's runproc.sh input
+ENTRYPOINT_PATH = "/opt/ml/processing/input/entrypoint"
+SOURCE_DIR_PATH = "/opt/ml/processing/input/code/"      # FrameworkProcessor's `code` destination
+SOURCE_TARBALL = "sourcedir.tar.gz"
+RUNPROC = "runproc.sh"
+CODE_ROOT = "/opt/ml/code/"       # Cursus's "inside the source dir" paths (hyperparams ...)
+WHEELHOUSE_PATH = "/opt/cursus-local/wheelhouse"   # local only: never in the request
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/cursus-local"
 PLACEHOLDER_BUCKET = os.environ.get("CURSUS_LOCAL_BUCKET", "cursus-local")
 
@@ -45,11 +75,19 @@ class RunOptions:
     produced_inputs: frozenset[str] = frozenset()           # fed by a step that has not run yet
     role_arn: str = DEFAULT_ROLE
     use_local_defaults: bool = True    # the step file's `local:` inputs/env/args (run-step); a DAG says all
+    framework_version: str | None = None   # the value of the interface's framework_version_field
+    wheelhouse: str | None = None      # host folder of wheels pip may install from (local only)
+    pip_offline: bool = False          # with a wheelhouse: pip uses nothing else (PIP_NO_INDEX)
 
 
 @dataclass
 class ProcessingJob(Job):
     kind: ClassVar[str] = "Processing"
+    # What a local run adds that the request does not carry (it would be wrong on the service):
+    # environment entries and read-only mounts (container path -> host path) for every container.
+    local_env: dict[str, str] = field(default_factory=dict)
+    local_mounts: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)     # what preflight should tell the user
 
     @property
     def image(self) -> str:
@@ -70,6 +108,12 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
     merged = _merge_local_defaults(step, options)
     name = options.job_name or job_name_for(step.name)
     where = str(step.file)
+    f = Fields(step.file)
+
+    kind = processing_kind(step)
+    image = merged.image or contracts.image_for(step, merged.framework_version, "processing")
+    if merged.image:
+        contracts.check_image(step, image, "image (this run's value)")
 
     unknown = set(merged.inputs) - set(step.inputs)
     if unknown:
@@ -82,31 +126,80 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
 
     local_inputs: dict[str, Path] = {}
     inputs = []
-    if merged.code_dir is not None:
-        code = Path(merged.code_dir).resolve()
-        if not (code / step.entry_point).is_file():
-            raise UserError(f"entry point {step.entry_point} not found in {code}", file=where,
-                            field="contract.entry_point",
-                            fix="pass --code DIR with the folder holding the script, or set local.code")
-        local_inputs[CODE_INPUT] = code
-        inputs.append(_s3_input(CODE_INPUT, f"s3://{PLACEHOLDER_BUCKET}/{name}/input/code", CODE_PATH))
+    in_source_dir: dict[str, Path] = {}      # source-dir inputs: path inside the source dir -> host
+    notes: list[str] = []
     for input_name, source in merged.inputs.items():
+        local_path = step.inputs[input_name].path
         uri = source if "://" in source else f"s3://{PLACEHOLDER_BUCKET}/{name}/input/{input_name}"
+        path = None
         if "://" not in source:
             path = Path(source).resolve()
             if not path.exists() and input_name not in merged.produced_inputs:
                 raise UserError(f"input {input_name} points to {path}, which does not exist",
                                 file=where, field=f"contract.inputs.{input_name}",
                                 fix=f"--input {input_name}=EXISTING_PATH")
+        if not local_path.startswith(PROCESSING_ROOT):
+            rel = _source_dir_input(step, kind, input_name, local_path, source, path)
+            in_source_dir[rel] = path
+            notes.append(
+                f"input {input_name} ({local_path}) travels inside {SOURCE_TARBALL} at {rel}/, so the "
+                f"script finds it at {SOURCE_DIR_PATH}{rel}/ (where FrameworkProcessor unpacks the "
+                f"source dir) and next to itself; {local_path} does not exist in a Processing job, on "
+                "SageMaker or here: a script that reads it there fails on both. Read it relative to "
+                f"the script: Path(__file__).parent / {rel!r}")
+            continue
+        if path is not None:
             local_inputs[input_name] = path
         distribution = "ShardedByS3Key" if input_name in merged.sharded_inputs else "FullyReplicated"
-        inputs.append(_s3_input(input_name, uri, step.inputs[input_name].path, distribution))
+        inputs.append(_s3_input(input_name, uri, local_path, distribution))
+
+    # The code, as the SDK adds it: after the step's own inputs.
+    if merged.code_dir is None:
+        raise UserError("no code folder for this step", file=where, field="local.code",
+                        fix="pass --code DIR with the folder holding the script, or set local.code")
+    code = Path(merged.code_dir).resolve()
+    if not (code / step.entry_point).is_file():
+        raise UserError(f"entry point {step.entry_point} not found in {code}", file=where,
+                        field="contract.entry_point",
+                        fix="pass --code DIR with the folder holding the script, or set local.code")
+    compute = step.raw.get("compute") or {}
+    if kind in contracts.FRAMEWORK_PROCESSOR_KINDS:
+        tarball, runproc = stage_source(code, step.entry_point, step.source_dir, in_source_dir)
+        local_inputs[CODE_INPUT], local_inputs[ENTRYPOINT_INPUT] = tarball, runproc
+        inputs.append(_s3_input(CODE_INPUT, f"s3://{PLACEHOLDER_BUCKET}/{name}/source/{SOURCE_TARBALL}",
+                                SOURCE_DIR_PATH))
+        inputs.append(_s3_input(ENTRYPOINT_INPUT, f"s3://{PLACEHOLDER_BUCKET}/{name}/source/{RUNPROC}",
+                                ENTRYPOINT_PATH))
+        entrypoint = ["/bin/bash", f"{ENTRYPOINT_PATH}/{RUNPROC}"]
+    else:
+        if step.source_dir:
+            f.fail("contract.source_dir",
+                   f"compute.kind {kind!r} runs a ScriptProcessor, which ships the script alone "
+                   "(ScriptProcessor.run has no source_dir)",
+                   "set `compute.kind: framework` with `sdk_class: SKLearn` (FrameworkProcessor) to "
+                   "ship the code folder, or drop `source_dir: true`")
+        script = PurePosixPath(step.entry_point).name
+        local_inputs[CODE_INPUT] = code / step.entry_point       # one file: lands at LocalPath/<file>
+        inputs.append(_s3_input(CODE_INPUT, f"s3://{PLACEHOLDER_BUCKET}/{name}/input/code/{script}",
+                                CODE_PATH))
+        command = compute.get("container_entrypoint") if kind == "byo_container" else None
+        if command is not None and (not isinstance(command, list) or not command
+                                    or not all(isinstance(c, str) for c in command)):
+            f.fail("compute.container_entrypoint", f"expected a list of strings, got {command!r}",
+                   'write e.g. `container_entrypoint: ["bash", "run.sh"]`')
+        entrypoint = [*(command or ["python3"]), f"{CODE_PATH}/{script}"]
 
     unknown = set(merged.outputs) - set(step.outputs)
     if unknown:
         raise UserError(f"unknown output(s) {sorted(unknown)}", file=where, field="contract.outputs",
                         fix=f"use one of {sorted(step.outputs)}")
     local_outputs = {n: Path(merged.outputs.get(n) or output_root / n).resolve() for n in step.outputs}
+    for n, spec in step.outputs.items():
+        if not spec.path.startswith(PROCESSING_ROOT):
+            f.fail(f"contract.outputs.{n}.path", f"SageMaker rejects a ProcessingOutput LocalPath "
+                   f"outside {PROCESSING_ROOT} ({spec.path})",
+                   f"write the output under {PROCESSING_ROOT}output/, e.g. "
+                   f"`path: /opt/ml/processing/output/{n}`")
     outputs = [{"OutputName": n, "AppManaged": False,
                 "S3Output": {"S3Uri": f"s3://{PLACEHOLDER_BUCKET}/{name}/output/{n}",
                              "LocalPath": spec.path, "S3UploadMode": "EndOfJob"}}
@@ -119,13 +212,22 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
                         field="contract.env_vars.required",
                         fix=" ".join(f"--env {k}=VALUE" for k in missing_env))
 
-    entrypoint = ["python3", f"{CODE_PATH}/{step.entry_point}"] if CODE_INPUT in local_inputs else None
     arguments = _arguments(step, merged.job_arguments)
-    app: dict[str, Any] = {"ImageUri": merged.image or step.image}
-    if entrypoint:
-        app["ContainerEntrypoint"] = entrypoint
+    app: dict[str, Any] = {"ImageUri": image, "ContainerEntrypoint": entrypoint}
     if arguments:
         app["ContainerArguments"] = arguments
+
+    local_env: dict[str, str] = {}
+    local_mounts: dict[str, Path] = {}
+    if merged.wheelhouse:
+        wheels = Path(merged.wheelhouse).resolve()
+        if not wheels.is_dir():
+            raise UserError(f"wheelhouse {wheels} is not a folder", file=where, field="wheelhouse",
+                            fix="make one with `pip wheel -r requirements.txt -w DIR`")
+        local_mounts[WHEELHOUSE_PATH] = wheels
+        local_env["PIP_FIND_LINKS"] = WHEELHOUSE_PATH
+        if merged.pip_offline:
+            local_env["PIP_NO_INDEX"] = "1"
 
     request = {
         "ProcessingJobName": name,
@@ -144,7 +246,143 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
         "RoleArn": merged.role_arn,
     }
     validate_request(request)
-    return ProcessingJob(request, local_inputs, local_outputs, step.name, str(step.file))
+    return ProcessingJob(request, local_inputs, local_outputs, step.name, str(step.file),
+                         local_env=local_env, local_mounts=local_mounts, notes=notes)
+
+
+def processing_kind(step: Step) -> str:
+    """The step's `compute.kind`, which must be one a Processing job runs."""
+    kind = contracts.job_kind(step)
+    if kind not in contracts.PROCESSING_KINDS:
+        verb = contracts.OTHER_KINDS[kind]
+        Fields(step.file).fail(
+            "compute.kind", f"compute.kind {kind!r} makes a {verb} job, not a Processing job"
+            + (f" (registry.sagemaker_step_type is {step.sagemaker_step_type!r})"
+               if step.sagemaker_step_type != verb else ""),
+            f"a Processing step takes one of {', '.join(contracts.PROCESSING_KINDS)}"
+            + ("" if step.sagemaker_step_type == verb
+               else f"; a {verb} step says `registry.sagemaker_step_type: {verb}`"))
+    return kind
+
+
+def _source_dir_input(step: Step, kind: str, name: str, local_path: str, source: str,
+                      path: Path | None) -> str:
+    """A bound input whose contract path is not under /opt/ml/processing/: SageMaker rejects it as
+    a ProcessingInput. Cursus's /opt/ml/code/<rel> paths are files inside the source dir: with a
+    FrameworkProcessor they travel in sourcedir.tar.gz (at <rel>); returns <rel>."""
+    f = Fields(step.file)
+    field = f"contract.inputs.{name}.path"
+    rejected = (f"SageMaker rejects a ProcessingInput whose LocalPath ({local_path}) is not under "
+                f"{PROCESSING_ROOT}")
+    if not local_path.startswith(CODE_ROOT):
+        f.fail(field, rejected, f"put the input under {PROCESSING_ROOT}input/, e.g. "
+               f"`path: /opt/ml/processing/input/{name}`")
+    if kind not in contracts.FRAMEWORK_PROCESSOR_KINDS:
+        f.fail(field, f"{rejected}; {local_path} is inside a source dir, and compute.kind {kind!r} "
+               "(ScriptProcessor) ships the script alone",
+               "ship the code folder with `compute.kind: framework` (+ `sdk_class`) and "
+               "`contract.source_dir: true`, so the file travels in sourcedir.tar.gz; or put the "
+               f"input under {PROCESSING_ROOT}input/")
+    if path is None:
+        f.fail(field, f"{rejected}; input {name} is an S3 URI ({source}), but {local_path} is a "
+               "file inside the source dir, which is packed from local files",
+               f"download it and bind the local file: --input {name}=PATH")
+    return local_path[len(CODE_ROOT):].strip("/")
+
+
+# --- FrameworkProcessor's source dir and runproc.sh -------------------------------------------------
+
+def runproc_script(user_script: str, command: tuple[str, ...] = ("python",)) -> str:
+    """FrameworkProcessor._generate_framework_script (sagemaker-python-sdk v2.257.6,
+    src/sagemaker/processing.py), without a CodeArtifact repository: the same text, byte for byte.
+    Its command is FrameworkProcessor's default, `python` (Cursus passes none)."""
+    codeartifact_login_command = "echo 'CodeArtifact repository not specified. Skipping login.'"
+    return textwrap.dedent(
+        """\
+        #!/bin/bash
+
+        cd /opt/ml/processing/input/code/
+        tar -xzf sourcedir.tar.gz
+
+        # Exit on any error. SageMaker uses error code to mark failed job.
+        set -e
+
+        if [[ -f 'requirements.txt' ]]; then
+            # Optionally log into CodeArtifact
+            if ! hash aws 2>/dev/null; then
+                echo "AWS CLI is not installed. Skipping CodeArtifact login."
+            else
+                {codeartifact_login_command}
+            fi
+
+            # Some py3 containers has typing, which may breaks pip install
+            pip uninstall --yes typing
+
+            python -m pip install -r requirements.txt
+        fi
+
+        {entry_point_command} {entry_point} "$@"
+    """
+    ).format(codeartifact_login_command=codeartifact_login_command,
+             entry_point_command=" ".join(command), entry_point=user_script)
+
+
+def source_files(code: Path, entry_point: str, source_dir: bool) -> list[tuple[str, Path]]:
+    """(name in the tarball, host path) at the tarball's top level, as fw_utils.tar_and_upload_dir
+    lists them: with a source dir, every entry of the folder; without, the script alone."""
+    if source_dir:
+        return [(p.name, p) for p in sorted(code.iterdir())]
+    script = code / entry_point
+    return [(script.name, script)]
+
+
+def stage_source(code: Path, entry_point: str, source_dir: bool,
+                 extra: dict[str, Path] | None = None) -> tuple[Path, Path]:
+    """sourcedir.tar.gz and runproc.sh for a FrameworkProcessor job; returns their host paths.
+
+    The tarball holds what utils.create_tar_file packs (`tarfile.open(mode="w:gz",
+    dereference=True)`, each entry added recursively under its own name). `extra` adds files at a
+    path inside it (a source-dir input: `hyperparams` -> the bound file or folder's files; it
+    replaces what the code folder holds there). The gzip header carries no time, so the same files
+    give the same bytes. Both files are kept by content under the cache ($CURSUS_LOCAL_CACHE/source),
+    outside any run folder: a resumed run moves step folders, a job's inputs must stay put."""
+    extra = {k: v for k, v in (extra or {}).items() if v is not None}
+    script = entry_point if source_dir else PurePosixPath(entry_point).name
+    staging = cache_root() / "source"
+    staging.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=staging, suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw, \
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w", dereference=True) as tar:
+            replaced = tuple(extra)
+            for arcname, path in source_files(code, entry_point, source_dir):
+                tar.add(path, arcname=arcname,
+                        filter=lambda info: None if _under(info.name, replaced) else info)
+            for rel, path in sorted(extra.items()):
+                files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+                base = path.parent if path.is_file() else path
+                for file in files:
+                    tar.add(file, arcname=f"{rel}/{file.relative_to(base).as_posix()}")
+        runproc = runproc_script(script).encode()
+        digest = hashlib.sha256(tmp.read_bytes() + b"\0" + runproc).hexdigest()[:24]
+        final = staging / digest
+        if not (final / SOURCE_TARBALL).is_file():
+            building = Path(tempfile.mkdtemp(dir=staging, prefix=f"{digest}."))
+            tmp.replace(building / SOURCE_TARBALL)
+            (building / RUNPROC).write_bytes(runproc)
+            try:
+                building.rename(final)
+            except OSError:        # another run staged the same files first
+                shutil.rmtree(building, ignore_errors=True)
+        return final / SOURCE_TARBALL, final / RUNPROC
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + "/") for p in prefixes)
 
 
 def _merge_local_defaults(step: Step, options: RunOptions) -> RunOptions:
