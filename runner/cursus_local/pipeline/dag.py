@@ -60,8 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .. import yamlfile
 from ..errors import UserError
 from ..fields import Fields
 from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, parse_step, step_name_of
@@ -120,6 +119,7 @@ class Node:
 class Checks:
     suite: Path
     on: str = "producer"
+    output: str | None = None     # the one output of the edge it checks (default: all it carries)
 
 
 @dataclass
@@ -369,11 +369,12 @@ def _read(path: Path) -> Any:
         raise UserError("no such DAG file", file=str(path),
                         fix="pass a DAG YAML file or a Cursus *.dag.json")
     text = path.read_text()
+    if path.suffix != ".json":
+        return yamlfile.load(text, file=str(path))
     try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise UserError(f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}",
-                        file=str(path), fix="fix the syntax") from exc
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not valid JSON: {exc}", file=str(path), fix="fix the syntax") from exc
 
 
 def _parse_yaml(doc: Any, f: Fields):
@@ -435,8 +436,11 @@ def _checks(value: Any, where: str, f: Fields) -> Checks | None:
     if isinstance(value, str):
         value = {"suite": value}
     f.mapping(value, where, "write `checks: {suite: suites/x.json, on: producer}`")
-    f.known_keys(value, ("suite", "on"), where)
-    suite, side = value.get("suite"), value.get("on", "producer")
+    f.known_keys(value, ("suite", "on", "output"), where)
+    suite, side, output = value.get("suite"), value.get("on", "producer"), value.get("output")
+    if output is not None and (not isinstance(output, str) or not output):
+        f.fail(f"{where}.output", f"expected an output name, got {output!r}",
+               "name one output of the edge's upstream step, e.g. `output: DATA`")
     if not isinstance(suite, str) or not suite:
         f.fail(f"{where}.suite", "missing", "name the GX suite file: `suite: suites/x.json`")
     if side not in CHECK_SIDES:
@@ -446,7 +450,7 @@ def _checks(value: Any, where: str, f: Fields) -> Checks | None:
     if not suite_path.is_file():
         f.fail(f"{where}.suite", f"no such suite file: {suite_path}",
                "fix the path (relative to the DAG file) or create the suite")
-    return Checks(suite_path, side)
+    return Checks(suite_path, side, output)
 
 
 def _parse_cursus(doc: Any, f: Fields):
@@ -623,8 +627,8 @@ class _StepFinder:
     def _step_type(self, path: Path) -> str:
         if path not in self._types:
             try:
-                doc = yaml.safe_load(path.read_text())
-            except yaml.YAMLError:
+                doc = yamlfile.load(path.read_text(), file=str(path))
+            except UserError:
                 doc = None            # reported if this file is ever the one chosen
             self._types[path] = str(doc.get("step_type") or "") if isinstance(doc, dict) else ""
         return self._types[path]

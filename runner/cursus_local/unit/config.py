@@ -61,8 +61,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .. import yamlfile
 from ..data.datasets import Layout
 from ..errors import UserError
 from ..fields import Fields
@@ -163,11 +162,7 @@ class _Reader:
 
     def load(self) -> dict[str, ScriptTests]:
         f = self.f
-        try:
-            doc = yaml.safe_load(self.file.read_text())
-        except yaml.YAMLError as exc:
-            raise UserError(f"not valid YAML: {exc}", file=str(self.file),
-                            fix="fix the YAML syntax") from None
+        doc = yamlfile.load(self.file.read_text(), file=str(self.file))
         doc = f.mapping(doc, "(top level)", "start the file with `script_integration_tests:`")
         f.known_keys(doc, {"script_integration_tests", "data_volumes", "seed"}, "")
         for name, rows in f.mapping(doc.get("data_volumes"), "data_volumes",
