@@ -212,6 +212,15 @@ def _wiring_problems(dag: Dag, report: ConnectionReport, checks: dict[str, NodeC
         if checks[p.node].runs == "runs":
             checks[p.node].problems.append(_problem(f"{p.node}.{p.input}" if p.input else p.node,
                                                     p.message, p.fix))
+    for edge in dag.edges:   # an edge's suite names one output: it must be one the edge carries
+        if edge.checks and edge.checks.output:
+            carried = sorted({c.output for c in report.connections
+                              if (c.upstream, c.downstream) == (edge.upstream, edge.downstream)})
+            if edge.checks.output not in carried:
+                checks[edge.upstream].problems.append(_problem(
+                    f"edge {edge.upstream} -> {edge.downstream}: checks.output",
+                    f"{edge.checks.output!r} is not an output this edge carries",
+                    f"use one of {', '.join(carried) or '(none: the edge carries nothing)'}"))
     for name, check in checks.items():
         node = dag.nodes[name]
         if check.runs != "runs" or node.step is None:

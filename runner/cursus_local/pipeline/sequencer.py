@@ -310,14 +310,16 @@ class Sequencer:
                 found.append((label, step.input_suites[channel], "consumer"))
             if c:
                 edge = self.dag.edge(c.upstream, node.name)
-                if edge.checks and edge.checks.on in ("consumer", "both"):
+                if edge.checks and edge.checks.on in ("consumer", "both") \
+                        and edge.checks.output in (None, c.output):
                     found.append((label, edge.checks.suite, "edge"))
             return found
         for c in self.plan.report.connections:
             if c.upstream == node.name and c.output == channel:
                 label = f"{node.name}.{channel} -> {c.downstream}.{c.input}"
                 edge = self.dag.edge(node.name, c.downstream)
-                if edge.checks and edge.checks.on in ("producer", "both"):
+                if edge.checks and edge.checks.on in ("producer", "both") \
+                        and edge.checks.output in (None, c.output):
                     found.append((label, edge.checks.suite, "edge"))
         if channel in step.output_suites:
             found.append((f"{node.name}.{channel}", step.output_suites[channel], "producer"))
