@@ -131,7 +131,7 @@ def test_every_node_problem_is_reported_before_any_container_starts(scenarios):
     # each fix in run-pipeline's terms: its own flag, or where it goes in the DAG YAML
     assert "--env tabular_preprocessing.LABEL_FIELD=VALUE" in out
     assert "`job_arguments: {job_type: VALUE}` under nodes.currency_conversion" in out
-    assert "this step takes no job arguments" in out and "under nodes.scoring." in out
+    assert "- scoring: " in out and "this step takes no job arguments" in out
     assert results is None
 
 
