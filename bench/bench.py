@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -87,7 +88,8 @@ def run_pipeline(dag: Path, *args: str) -> tuple[float, dict]:
     subprocess.run(CLI + ["run-pipeline", str(dag), *args], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
-    latest = max((dag.parent / "runs").glob("2*/results.json"), key=lambda p: p.stat().st_mtime)
+    runs = Path(args[args.index("--runs-dir") + 1]) if "--runs-dir" in args else dag.parent / "runs"
+    latest = max(runs.glob("2*/results.json"), key=lambda p: p.stat().st_mtime)
     return seconds, json.loads(latest.read_text())
 
 
@@ -149,6 +151,53 @@ def bench_chain(work: Path, repeat: int) -> list[tuple[str, str]]:
              f"{ours:.2f}s vs {plain:.2f}s (ratio {ours / plain:.2f})")]
 
 
+E2E = REPO / "scenarios" / "cursus_e2e"
+
+
+def bench_e2e(work: Path, repeat: int) -> list[tuple[str, str]]:
+    """Cursus's e2e DAG (scenarios/cursus_e2e), cold and cached; then its Training step through
+    `run-step` against a bare `docker run` of the same script, image, channels and hyperparameters
+    (the bare run also tars /opt/ml/model, as the service does)."""
+    if not (REPO.parent / "shared" / "cursus").is_dir():
+        return [("cursus e2e", "skipped: ../shared/cursus is not beside this repo")]
+    runs = work / "e2e-runs"
+    cold, first = run_pipeline(E2E / "dag.yaml", "--no-cache", "--jobs", "2", "--runs-dir", str(runs))
+    cached, again = run_pipeline(E2E / "dag.yaml", "--jobs", "2", "--runs-dir", str(runs))
+    ran = {s["status"] for s in again["steps"].values()}
+    assert first["status"] == again["status"] == "passed" and ran <= {"cached", "skipped"}, ran
+
+    from cursus_local.jobs.contracts import load_step
+    from cursus_local.jobs.processing import RunOptions
+    from cursus_local.jobs.training import build_training_job, split_hyperparameters, to_cmd_args
+
+    interface = REPO.parent / "shared" / "cursus" / "interfaces" / "xgboost_training.step.yaml"
+    data = first["steps"]["TabularPreprocessing_training"]["outputs"]["processed_data"]
+    bound = {"input_path": data, "hyperparameters_s3_uri": str(E2E / "hyperparams" / "hyperparameters.json")}
+    ours = CLI + ["run-step", str(interface), "--quiet", "--code", str(E2E / "scripts"),
+                  "--job-arg", "job_type=training", "--runs-dir", str(work / "train-runs"),
+                  *[f"--input={k}={v}" for k, v in bound.items()]]
+    job = build_training_job(load_step(interface), RunOptions(
+        inputs=bound, job_arguments={"job_type": "training"}, code_dir=str(E2E / "scripts")), work / "t")
+    model = work / "bare-model"
+    model.mkdir()
+    hyper = split_hyperparameters(job.request)[0]   # decoded, as the toolkit passes them
+    code = shutil.copytree(E2E / "scripts", work / "bare-code")   # the code folder as the SDK ships it
+    shutil.copytree(E2E / "hyperparams", code / "hyperparams")
+    bare = [DOCKER, "run", "--rm", "-w", "/opt/ml/code", "-v", f"{code}:/opt/ml/code:ro",
+            "-v", f"{model}:/opt/ml/model", "-e", "SM_MODEL_DIR=/opt/ml/model"]
+    for channel in job.channels:
+        bare += ["-v", f"{job.channel_source(channel)}:/opt/ml/input/data/{channel}:ro",
+                 "-e", f"SM_CHANNEL_{channel.upper()}=/opt/ml/input/data/{channel}"]
+    bare += [job.image, "sh", "-c", f"python3 {job.entry_point} {' '.join(map(shlex.quote, to_cmd_args(hyper)))}"
+             " && tar -czf /tmp/model.tar.gz -C /opt/ml/model . && mv /tmp/model.tar.gz /opt/ml/model/"]
+    timed(bare)   # warm both
+    train_ours, train_bare = median_time(ours, repeat), median_time(bare, repeat)
+    return [("cursus e2e (9 steps, Training included), --jobs 2: cold", f"{cold:.2f}s"),
+            ("cursus e2e: cached", f"{cached:.2f}s"),
+            ("training step: run-step vs bare docker run", f"{train_ours:.2f}s vs {train_bare:.2f}s "
+             f"(+{train_ours - train_bare:.2f}s, ratio {train_ours / train_bare:.2f})")]
+
+
 def bench_pipeline(work: Path, rows: int) -> list[tuple[str, str]]:
     out = []
     for label, dag in (("demo pipeline (600 rows)", shutil.copytree(
@@ -200,9 +249,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pipeline-rows", type=int, default=300_000)
-    parser.add_argument("--only", choices=["step", "pipeline", "checks", "unit"], action="append")
+    parser.add_argument("--only", choices=["step", "pipeline", "e2e", "checks", "unit"], action="append")
     args = parser.parse_args()
-    wanted = set(args.only or ["step", "pipeline", "checks", "unit"])
+    wanted = set(args.only or ["step", "pipeline", "e2e", "checks", "unit"])
     print(f"cursus-local benchmarks (median of {args.repeat}; docker CLI: {DOCKER})\n")
     with tempfile.TemporaryDirectory(prefix="cursus-bench-") as tmp:
         work = Path(tmp)
@@ -217,6 +266,8 @@ def main():
         if "pipeline" in wanted:
             figures += bench_chain(work, args.repeat)
             figures += bench_pipeline(work, args.pipeline_rows)
+        if "e2e" in wanted:
+            figures += bench_e2e(work, args.repeat)
         if "checks" in wanted:
             figures += bench_checks(work, args.rows)
         if "unit" in wanted and (Path(__file__).with_name("unit.py")).is_file():
