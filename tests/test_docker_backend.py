@@ -328,6 +328,49 @@ def test_no_credential_reaches_a_file(tmp_path, backend):
             assert secret not in path.read_text(errors="replace"), path
 
 
+LOCAL = """
+    import json, os
+    from pathlib import Path
+    seen = {"env": {k: os.environ.get(k) for k in ("CURSUS_X", "DEFAULT_CURRENCY")},
+            "file": Path("/opt/cursus-local/probe/f.txt").read_text(),
+            "single": Path("/opt/cursus-local/one.pem").read_text()}
+    try:
+        Path("/opt/cursus-local/probe/new.txt").write_text("x")
+        seen["writable"] = True
+    except OSError as exc:
+        seen["writable"] = exc.strerror
+    Path("/opt/ml/processing/output/seen.json").write_text(json.dumps(seen))
+"""
+
+
+def test_local_env_and_read_only_local_mounts_reach_the_container_never_a_file(tmp_path, backend):
+    """job.local_env and job.local_mounts (the host's package-index settings, a wheelhouse): in the
+    container, read-only, the request's Environment winning; not in the request, nor in any file."""
+    from cursus_local.jobs.build import build
+    from cursus_local.pipeline.step import run_job
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "f.txt").write_text("from the host folder")
+    (tmp_path / "one.pem").write_text("one file")
+    step = load_step(write_step(tmp_path, "local", LOCAL, {
+        "outputs": {"out": {"path": "/opt/ml/processing/output"}},
+        "env_vars": {"required": [], "optional": {"DEFAULT_CURRENCY": "USD"}}}))
+    folder = tmp_path / "runs" / "local"
+    job = build(step, RunOptions(network_isolation=True), folder / "output")
+    job.local_env.update({"CURSUS_X": "local-only-value-123", "DEFAULT_CURRENCY": "host's"})
+    job.local_mounts.update({"/opt/cursus-local/probe": tmp_path / "probe",
+                             "/opt/cursus-local/one.pem": tmp_path / "one.pem"})
+    run = run_job(job, folder, backend)
+    assert run.result.status == "Completed", run.result.describe
+    got = json.loads((run.result.outputs["out"] / "seen.json").read_text())
+    assert got["env"] == {"CURSUS_X": "local-only-value-123", "DEFAULT_CURRENCY": "USD"}
+    assert got["file"] == "from the host folder" and got["single"] == "one file"
+    assert got["writable"] == "Read-only file system"
+    assert not (tmp_path / "probe" / "new.txt").exists()
+    for path in run.folder.rglob("*"):
+        if path.is_file() and path.name != "seen.json":
+            assert "local-only-value-123" not in path.read_text(errors="replace"), path
+
+
 def test_an_entrypoint_missing_from_the_image_fails_the_job_cleanly(tmp_path, backend, docker_client):
     from cursus_local.jobs.processing import build_job
     step = load_step(write_step(tmp_path, "noexec", "print(1)\n", {}))

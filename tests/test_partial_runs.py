@@ -158,3 +158,51 @@ def test_dry_run_rows_say_resolution_kind_image_and_request(dag_file):
     assert (register.runs, register.request, register.kind) == ("skipped", "", "MimsModelRegistrationProcessing")
     unknown = inspect(dag, dag_file.parent / "runs" / "x")
     assert unknown.nodes["load"].image_present is None           # no engine asked: unknown
+
+
+def test_framework_version_and_wheelhouse_in_the_dag_yaml_and_as_flags(dag_file, tmp_path):
+    """A node's `framework_version:` picks its stand-in; the DAG's `wheelhouse:` (or --wheelhouse,
+    --pip-offline) reaches every job as a read-only mount, never its request."""
+    from cursus_local.jobs.packages import WHEELHOUSE_PATH
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "other").mkdir()
+    doc = yaml.safe_load(dag_file.read_text())
+    doc["nodes"]["prep"] = {"framework_version": "1.0-1"}
+    doc["nodes"]["register"] = {"skip": True}
+    doc["wheelhouse"] = "wheels"
+    dag_file.write_text(yaml.safe_dump(doc))
+    jobs = plan(load_dag(dag_file), tmp_path / "runs" / "x").jobs
+    assert jobs["prep"].image == "cursus-local/sklearn-processing:1.0-1"
+    assert jobs["load"].image == "cursus-local/sklearn-processing:1.2-1"
+    assert all(j.local_mounts[WHEELHOUSE_PATH] == (tmp_path / "wheels").resolve() for j in jobs.values())
+    assert all("PIP_NO_INDEX" not in j.local_env for j in jobs.values())
+    assert not any("PIP_FIND_LINKS" in json.dumps(j.request) for j in jobs.values())
+    dag = load_dag(dag_file)
+    bind(dag, wheelhouse=tmp_path / "other", pip_offline=True)     # the flags win over the YAML
+    jobs = plan(dag, tmp_path / "runs" / "y").jobs
+    assert jobs["load"].local_mounts[WHEELHOUSE_PATH] == (tmp_path / "other").resolve()
+    assert jobs["load"].local_env["PIP_NO_INDEX"] == "1"
+    doc["nodes"]["prep"] = {"framework_version": "0.9-9"}
+    dag_file.write_text(yaml.safe_dump(doc))
+    (problem,) = inspect(load_dag(dag_file), tmp_path / "runs" / "z").problems
+    assert problem.startswith("prep: ") and "0.9-9" in problem
+    with pytest.raises(UserError) as err:
+        bind(load_dag(dag_file), wheelhouse=tmp_path / "nope")
+    assert err.value.field == "--wheelhouse"
+
+
+def test_dry_run_shows_the_job_notes(dag_file, tmp_path, monkeypatch, capsys):
+    from cursus_local.cli import render
+    from cursus_local.jobs import packages
+    monkeypatch.setattr(packages, "host_index_settings", lambda *a: ({}, None, []))
+    (tmp_path / "wheels").mkdir()
+    dag = load_dag(dag_file)
+    bind(dag, skip=["register"], wheelhouse=tmp_path / "wheels")
+    checked = inspect(dag, tmp_path / "runs" / "x")
+    assert all(any("wheelhouse" in n for n in checked.nodes[n].notes) for n in ("load", "prep", "train"))
+    checked.nodes["prep"].notes.append("prep's own note")
+    monkeypatch.setattr(render.console, "width", 400)
+    render.print_preflight(dag.name, checked)
+    out = capsys.readouterr().out
+    assert out.count("mounted read-only at /opt/cursus-local/wheelhouse") == 1   # said once for all
+    assert "note every node: wheelhouse" in out and "note prep: prep's own note" in out

@@ -21,7 +21,7 @@ import yaml
 from botocore.stub import Stubber
 from conftest import REPO, SHARED
 from cursus_local.errors import UserError
-from cursus_local.jobs import contracts
+from cursus_local.jobs import contracts, packages
 from cursus_local.jobs.contracts import image_for, load_step
 from cursus_local.jobs.processing import (
     WHEELHOUSE_PATH, RunOptions, build_job, runproc_script)
@@ -373,7 +373,8 @@ def test_stand_in_table_matches_the_dockerfiles():
 
 # --- the wheelhouse (local only) -------------------------------------------------------------------
 
-def test_a_wheelhouse_is_a_local_mount_and_env_never_in_the_request(tmp_path):
+def test_a_wheelhouse_is_a_local_mount_and_env_never_in_the_request(tmp_path, monkeypatch):
+    monkeypatch.setattr(packages, "host_index_settings", lambda *a: ({}, None, []))   # this host's aside
     step = load_step(make_step(tmp_path, {"kind": "framework", "sdk_class": "SKLearn"},
                                contract={"source_dir": True}))
     (tmp_path / "wheels").mkdir()
@@ -431,12 +432,11 @@ def test_framework_unpacks_installs_requirements_offline_and_runs_in_the_code_di
     make_wheel(tmp_path / "wheels")
     step = load_step(make_step(
         tmp_path, {"kind": "framework", "sdk_class": "SKLearn"},
-        contract={"source_dir": True, "inputs": {"wheels": {"path": "/opt/ml/processing/input/wheels"}},
+        contract={"source_dir": True,
                   "job_arguments": [{"flag": "--job_type", "source": "job_type"}]},
         extra_files={"requirements.txt": "cursus-probe-pkg==0.1\n"}))
     run = run_step(step, RunOptions(
-        inputs={"wheels": str(tmp_path / "wheels")}, job_arguments={"job_type": "training"},
-        env={"PIP_FIND_LINKS": "/opt/ml/processing/input/wheels", "PIP_NO_INDEX": "1"},
+        job_arguments={"job_type": "training"}, wheelhouse=str(tmp_path / "wheels"), pip_offline=True,
         network_isolation=True), tmp_path / "runs", backend)
     log = "".join(h.log.read_text() for h in run.result.hosts)
     assert run.result.status == "Completed", (run.result.describe, log)
@@ -445,6 +445,8 @@ def test_framework_unpacks_installs_requirements_offline_and_runs_in_the_code_di
     assert got["argv"] == ["--job_type", "training"]
     assert got["helper"] == "sibling module"
     assert got["installed"] == "installed from the wheelhouse", log
+    assert run.job.local_mounts[WHEELHOUSE_PATH] == (tmp_path / "wheels").resolve()
+    assert "wheels" not in json.dumps(run.job.request) and "PIP_" not in json.dumps(run.job.request)
     assert {"main.py", "helper.py", "pkg/data.txt", "requirements.txt", "sourcedir.tar.gz"} <= set(got["code_dir"])
     assert "/opt/ml/processing/input/entrypoint/runproc.sh" in got["input"]
     assert "AWS CLI is not installed. Skipping CodeArtifact login." in log

@@ -173,3 +173,34 @@ def test_independent_branches_run_at_once_up_to_jobs(dag_file, jobs, most):
     backend = FakeBackend({"prep": Behaviour(delay=0.2), "side": Behaviour(delay=0.2)})
     run(dag_file, backend, jobs=jobs)
     assert backend.most_at_once == most
+
+
+def test_bytes_copied_adds_what_each_job_copied(dag_file):
+    """Where overlay can't be used the backend copies inputs and says how many bytes: the run adds
+    them up with the cache's copies (0 here: hard links)."""
+    class Copying(FakeBackend):
+        def run(self, job, workdir, on_event=None, cancel=None):
+            result = super().run(job, workdir, on_event, cancel)
+            result.bytes_copied = {"prep": 100, "train": 20, "side": 3}.get(workdir.name, 0)
+            return result
+
+    result = run(dag_file, Copying())
+    assert result.bytes_copied == 123
+    assert json.loads((result.run_dir / "results.json").read_text())["bytes_copied"] == 123
+    cached = run(dag_file, Copying())         # all from the cache: nothing ran, nothing copied
+    assert cached.bytes_copied == 0
+
+
+def test_a_changed_wheelhouse_reruns_the_steps(dag_file, tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "a-1.0-py3-none-any.whl").write_bytes(b"one")
+    doc = yaml.safe_load(dag_file.read_text())
+    doc["wheelhouse"] = "wheels"
+    dag_file.write_text(yaml.safe_dump(doc))
+    run(dag_file, FakeBackend())
+    again = run(dag_file, FakeBackend())
+    assert set(statuses(again).values()) == {StepStatus.CACHED}
+    (wheels / "a-1.0-py3-none-any.whl").write_bytes(b"two")
+    changed = run(dag_file, FakeBackend())
+    assert set(statuses(changed).values()) == {StepStatus.PASSED}

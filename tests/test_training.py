@@ -295,3 +295,42 @@ def test_two_hosts_each_get_their_config_and_reach_each_other(tmp_path, backend,
     assert read_tar(run.result.outputs["model_output"] / "model.tar.gz") == {"algo-1": b'["algo-1","algo-2"]'}
     assert any("algo-2 wrote files to /opt/ml/model" in n for n in run.result.notes)
     assert not leftover_containers(docker_client, run.job.name)
+
+
+def test_the_training_image_is_the_frameworks_training_stand_in_at_the_runs_version(tmp_path):
+    """contracts.image_for(step, version, purpose="training"): no "-processing:" rewriting; an
+    explicit --image (a node's `image:`) or compute.image still wins."""
+    compute = {"kind": "estimator", "sdk_class": "XGBoost", "framework_version": "1.7-1"}
+    step = training_step(tmp_path, compute=compute)
+    base = options(tmp_path)
+    image = lambda **kw: build(step, RunOptions(**{**base.__dict__, **kw}), tmp_path / "run").image  # noqa: E731
+    assert image() == "cursus-local/xgboost-training:1.7-1"
+    assert image(image="example.invalid/xgb:1") == "example.invalid/xgb:1"
+    with pytest.raises(UserError) as err:
+        image(framework_version="1.5-1")              # a real version we have no stand-in for
+    assert err.value.field == "compute.framework_version" and "1.7-1" in err.value.fix
+    step = training_step(tmp_path, compute={"kind": "estimator", "sdk_class": "PyTorch",
+                                            "framework_version": "2.1.0"})
+    assert build(step, base, tmp_path / "run").image == "cursus-local/pytorch-training:2.1.0"
+    step = training_step(tmp_path, compute={**compute, "image": "example.invalid/mine:2"})
+    assert build(step, base, tmp_path / "run").image == "example.invalid/mine:2"
+
+
+@pytest.mark.docker
+def test_a_training_container_gets_local_env_and_read_only_mounts(tmp_path, backend):
+    from cursus_local.pipeline.step import run_job
+    script = ("import os\nfrom pathlib import Path\n"
+              "Path(os.environ['SM_MODEL_DIR'], 'seen').write_text(os.environ['CURSUS_X'] + '|' + "
+              "Path('/opt/cursus-local/w/f').read_text() + '|' + "
+              "str(os.access('/opt/cursus-local/w', os.W_OK)))\n")
+    step = training_step(tmp_path, script=script, contract={k: v for k, v in CONTRACT.items()
+                                                            if k != "job_arguments"})
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "f").write_text("wheel")
+    folder = tmp_path / "runs" / "train"
+    job = build(step, options(tmp_path, job_arguments={}), folder / "output")
+    job.local_env["CURSUS_X"] = "from-host"
+    job.local_mounts["/opt/cursus-local/w"] = tmp_path / "w"
+    run = run_job(job, folder, backend)
+    assert run.result.status == "Completed", run.result.describe
+    assert read_tar(run.result.outputs["model_output"] / "model.tar.gz") == {"seen": b"from-host|wheel|False"}

@@ -41,7 +41,7 @@ from ..jobs import training
 from ..jobs.base import Job
 from ..jobs.processing import describe
 from ..links import link_file, link_tree
-from ..redact import redact_env, redact_text, secret_values
+from ..redact import redact_env, redact_text, secret_values, url_secrets
 from ..status import JobEvent, JobStatus
 from . import images
 from .base import EventHandler, HostResult, JobResult
@@ -80,6 +80,9 @@ class DockerBackend:
             cancel: threading.Event | None = None) -> JobResult:
         self.image_id(job.image)
         workdir = Path(workdir).resolve()
+        if job.kind == "Model":   # CreateModel runs no container, here as on the service
+            from .model import run_model
+            return run_model(job, workdir)
         inputs = WritableInputs(self.client, job.image, job.name, *self._input_mode(job.image, workdir))
         cgroups = self._job_cgroups(job.name)
         kind = _TrainingRun if job.kind == "Training" else _ProcessingRun
@@ -100,7 +103,8 @@ class DockerBackend:
         device = workdir.stat().st_dev
         with self._lock:
             if device not in self._overlay_ok:
-                self._overlay_ok[device] = overlay_probe(self.client, image, workdir)
+                self._overlay_ok[device] = known_overlay(self.client, device, lambda: overlay_probe(
+                    self.client, image, workdir))
             why = self._overlay_ok[device]
         return ("copy", why) if why else ("overlay", "")
 
@@ -129,7 +133,11 @@ class _JobRun:
         self.max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
         self.inputs = inputs or WritableInputs(client, job.image, job.name, "overlay", "")
         self.hosts = [f"algo-{i}" for i in range(1, self.count + 1)]
-        self.secrets = secret_values(request.get("Environment", {}))
+        # masked in the logs: secret-looking Environment values, and credentials in URLs (a proxy's,
+        # an index's) of the request's Environment and of the host settings in job.local_env
+        local_env = getattr(job, "local_env", {}) or {}
+        self.secrets = secret_values(request.get("Environment", {})) + secret_values(local_env) \
+            + url_secrets([*request.get("Environment", {}).values(), *local_env.values()])
         self.containers: dict[str, object] = {}
         self.network = None
         self.results = {h: HostResult(h, log=workdir / "logs" / f"{h}.log") for h in self.hosts}
@@ -216,6 +224,20 @@ class _JobRun:
 
 
     # --- containers -----------------------------------------------------------------------------
+    def _environment(self, *layers: dict[str, str]) -> dict[str, str]:
+        """The job's local_env (host package-index settings, wheelhouse), under `layers` (the
+        request's Environment, then what the kind adds): the request wins over the host."""
+        env = dict(getattr(self.job, "local_env", {}) or {})
+        for layer in layers:
+            env.update(layer)
+        return env
+
+    def _local_mounts(self) -> list:
+        """job.local_mounts (container path -> host file or folder), bound read-only."""
+        from docker.types import Mount
+        return [Mount(target, str(Path(source)), type="bind", read_only=True)
+                for target, source in (getattr(self.job, "local_mounts", {}) or {}).items()]
+
     def _create_network(self):
         if self.count == 1:
             return
@@ -413,7 +435,7 @@ class _ProcessingRun(_JobRun):
 
     def _container_spec(self, host, outputs):
         app = self.job.request["AppSpecification"]
-        return dict(environment=self.job.request.get("Environment", {}),
+        return dict(environment=self._environment(self.job.request.get("Environment", {})),
                     entrypoint=app.get("ContainerEntrypoint"),   # None keeps the image's ENTRYPOINT
                     command=app.get("ContainerArguments"),       # with an entrypoint, no image CMD
                     mounts=self._mounts(host, outputs))
@@ -457,7 +479,7 @@ class _ProcessingRun(_JobRun):
         config_dir, message_dir = self._write_config(host)
         mounts.append(Mount("/opt/ml/config", str(config_dir), type="bind", read_only=True))
         mounts.append(Mount("/opt/ml/output", str(message_dir), type="bind", read_only=False))
-        return mounts
+        return mounts + self._local_mounts()
 
     def _write_config(self, host: str) -> tuple[Path, Path]:
         base = self._host_dir(host)
@@ -599,11 +621,12 @@ class _TrainingRun(_JobRun):
         mounts.append(Mount("/opt/ml/input/config", str(config), type="bind", read_only=False))
         mounts.append(Mount(training.MODEL_DIR, str(outputs["model"]), type="bind", read_only=False))
         mounts.append(Mount("/opt/ml/output", str(outputs["output"]), type="bind", read_only=False))
-        environment = {**job.request.get("Environment", {}),
-                       **training.sm_environment(job, host, self.hosts, self.itype.name,
-                                                 num_cpus=min(self.itype.vcpus, os.cpu_count() or 1))}
-        return dict(environment=environment, entrypoint=self._command(), command=[], mounts=mounts,
-                    working_dir=training.CODE_DIR)
+        environment = self._environment(
+            job.request.get("Environment", {}),
+            training.sm_environment(job, host, self.hosts, self.itype.name,
+                                    num_cpus=min(self.itype.vcpus, os.cpu_count() or 1)))
+        return dict(environment=environment, entrypoint=self._command(), command=[],
+                    mounts=mounts + self._local_mounts(), working_dir=training.CODE_DIR)
 
     def _code_layers(self, host: str) -> list[Path]:
         """The code folder, under a folder holding the inputs placed inside it (hard links)."""
@@ -788,6 +811,23 @@ def remove_as_root(client, image: str, folders: list[Path]) -> None:
     paths = [f"/remove/{i}/{f.name}" for i, f in enumerate(folders)]
     client.containers.run(image, entrypoint=["rm", "-rf", *paths], command=[], mounts=mounts,
                           network_mode="none", remove=True, user="0")
+
+
+def known_overlay(client, device: int, probe) -> str:
+    """The overlay probe's answer for this engine and filesystem, remembered on disk: the probe is a
+    container run (~0.3 s), and the answer changes only with the engine or the filesystem."""
+    from ..results import cache_root, read_json, write_json
+    key = f"{client.info().get('ID', '?')}:{device}"
+    remembered = cache_root() / "overlay-probe.json"
+    try:
+        known = read_json(remembered)
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = probe()
+        with contextlib.suppress(OSError):   # a read-only home: probe again next time
+            write_json(remembered, known)
+    return known[key]
 
 
 def overlay_probe(client, image: str, workdir: Path) -> str:

@@ -34,9 +34,23 @@ def ensure_image(client, uri: str) -> str:
         return image.id
     except docker.errors.APIError as exc:
         raise UserError(f"image {uri} is not on this engine and could not be pulled: {exc.explanation}",
-                        field="compute.image",
-                        fix="build the stand-in images with `make images`, or name an image you can "
-                            "pull (with --image or compute.image)") from exc
+                        field="compute.image", fix=missing_image_fix(uri)) from exc
+
+
+def missing_image_fix(uri: str) -> str:
+    """What builds a missing image: one of our stand-ins names its `images/build.sh <dir>` (and
+    `make images` when that builds it); any other image must be one you can pull."""
+    from ..jobs.contracts import OUR_NAMESPACE, STAND_INS, build_hint
+    hint = build_hint(uri)
+    if hint:
+        return f"build it with {hint}, or name an image you can pull (with --image or compute.image)"
+    if uri.startswith(OUR_NAMESPACE + "runner"):
+        return "build it with `make runner-image` (`images/build.sh runner`)"
+    if uri.startswith(OUR_NAMESPACE):
+        return ("this project builds no such image; use one it builds: "
+                + ", ".join(f"{i} ({build_hint(i)})" for i in sorted(STAND_INS))
+                + ", or name an image you can pull (with --image or compute.image)")
+    return "name an image you can pull (with --image or compute.image), or log in to its registry"
 
 
 def ecr_auth(uri: str) -> dict | None:

@@ -18,15 +18,18 @@ SKIP_HELP = "NODE: don't run it; whatever it feeds must be provided. Repeatable"
 ONLY_HELP = "NODE: run only these nodes (repeatable); what they lose must be provided"
 FROM_HELP = "NODE: run it and what comes after it"
 TO_HELP = "NODE: run it and what comes before it"
+WHEELHOUSE_HELP = ("Folder of wheels every job's pip may install from (mounted read-only, PIP_FIND_LINKS; "
+                   "default $CURSUS_LOCAL_WHEELHOUSE)")
+PIP_OFFLINE_HELP = "With --wheelhouse: pip uses nothing else (PIP_NO_INDEX)"
 
 
 def bind_dag(dag, *, code=None, input=None, env=None, provide=None, skip=None,
-             only=None, from_=None, to=None):
+             only=None, from_=None, to=None, wheelhouse=None, pip_offline=False):
     """The one-off bindings and selection flags of the DAG commands, applied to a loaded DAG."""
     from ..pipeline.dag import bind, select
 
     bind(dag, inputs=pairs(input, "--input"), env=pairs(env, "--env"), provide=pairs(provide, "--provide"),
-         skip=tuple(skip or ()), code=code)
+         skip=tuple(skip or ()), code=code, wheelhouse=wheelhouse, pip_offline=pip_offline)
     if only or from_ or to:
         select(dag, tuple(only or ()), from_, to)
     return dag

@@ -20,12 +20,14 @@ from .options import (
     NODE_ENV_HELP,
     NODE_INPUT_HELP,
     ONLY_HELP,
+    PIP_OFFLINE_HELP,
     PROVIDE_HELP,
     RUNS_HELP,
     SKIP_HELP,
     STEP_SCENARIO_HELP,
     STEPS_DIR_HELP,
     TO_HELP,
+    WHEELHOUSE_HELP,
     bind_dag,
     pairs,
 )
@@ -46,6 +48,8 @@ def run_step_command(
     max_runtime: Optional[int] = typer.Option(None, help="MaxRuntimeInSeconds"),
     network_isolation: Optional[bool] = typer.Option(None, "--network-isolation/--network",
                                                      help="EnableNetworkIsolation"),
+    wheelhouse: Optional[Path] = typer.Option(None, help=WHEELHOUSE_HELP),
+    pip_offline: bool = typer.Option(False, "--pip-offline", help=PIP_OFFLINE_HELP),
     scenario: Path = typer.Option(Path("."), help=STEP_SCENARIO_HELP),
     runs_dir: Optional[Path] = typer.Option(None, help=RUNS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't echo the container log"),
@@ -64,7 +68,8 @@ def run_step_command(
         job_arguments=pairs(job_arg, "--job-arg"), code_dir=str(code) if code else None,
         image=image, instance_type=instance_type, instance_count=instance_count,
         max_runtime_seconds=max_runtime, network_isolation=network_isolation,
-        sharded_inputs=tuple(shard or ()))
+        sharded_inputs=tuple(shard or ()), wheelhouse=str(wheelhouse) if wheelhouse else None,
+        pip_offline=pip_offline)
     run_dir = (runs_dir or results.runs_dir(scenario)).resolve() / results.new_run_id()
     folder = run_dir / loaded.name
     job = build(loaded, options, folder / "output")   # bad input fails here, before the engine
@@ -100,6 +105,8 @@ def run_pipeline_command(
     only: Optional[List[str]] = typer.Option(None, "--only", help=ONLY_HELP),
     from_: Optional[str] = typer.Option(None, "--from", help=FROM_HELP),
     to: Optional[str] = typer.Option(None, "--to", help=TO_HELP),
+    wheelhouse: Optional[Path] = typer.Option(None, help=WHEELHOUSE_HELP),
+    pip_offline: bool = typer.Option(False, "--pip-offline", help=PIP_OFFLINE_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Preflight only: every node resolved, its kind, "
                                  "image and request; nothing starts (exit 0, or 2 on a problem)"),
 ):
@@ -109,7 +116,8 @@ def run_pipeline_command(
     from . import render
 
     dag = bind_dag(load_dag(dag_file, tuple(steps_dir or ())), code=code, input=input, env=env,
-                   provide=provide, skip=skip, only=only, from_=from_, to=to)
+                   provide=provide, skip=skip, only=only, from_=from_, to=to, wheelhouse=wheelhouse,
+                   pip_offline=pip_offline)
     runs = runs_dir or results.runs_dir(dag_file.parent)
     if dry_run:
         from ..pipeline.preflight import inspect

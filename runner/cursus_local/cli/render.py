@@ -236,11 +236,26 @@ def print_preflight(name: str, plan) -> None:
     for c in plan.nodes.values():
         if c.runs != "runs":
             console.print(f"[yellow]{escape(c.node)}[/]: {escape(c.reason)}")
+    for who, note in preflight_notes(plan):
+        console.print(f"[cyan]note[/] {escape(who)}: {escape(note)}")
     for problem in plan.problems:
         console.print(f"[bold red]problem[/] {escape(problem)}")
     verdict = "[bold red]problems found[/]" if plan.problems or not plan.jobs else "[green]ready to run[/]"
     console.print(f"{verdict}: {len(plan.jobs)} node(s) would run, {len(plan.not_run)} not, "
                   f"{len(plan.problems)} problem(s)")
+
+
+def preflight_notes(plan) -> list[tuple[str, str]]:
+    """(who, note) for every job note of the nodes that run: a note every one of them has (the
+    host's package-index settings) once, as "every node"; the others per node."""
+    running = [c for c in plan.nodes.values() if c.runs == "runs" and c.request == "valid"]
+    common = set.intersection(*(set(c.notes) for c in running)) if len(running) > 1 else set()
+    out = []
+    if common:
+        out += [("every node", n) for n in running[0].notes if n in common]
+    for c in running:
+        out += [(c.node, n) for n in c.notes if n not in common]
+    return out
 
 
 # ----------------------------------------------------------------------------- connections

@@ -3,7 +3,7 @@ files and folders that stand behind its S3 URIs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,6 +15,13 @@ class Job:
     local_outputs: dict[str, Path]    # output name -> host folder the results land in
     step_name: str = ""
     step_file: str = ""
+    # What a local run adds that the request does not carry (it would be wrong on the service), for
+    # every container of the job: environment entries (the host's package-index settings, a
+    # wheelhouse's PIP_FIND_LINKS; the request's Environment wins over them) and read-only bind
+    # mounts, container path -> host path (the wheelhouse, the CA bundle). Never written to a file.
+    local_env: dict[str, str] = field(default_factory=dict)
+    local_mounts: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)     # what preflight should tell the user
     kind: ClassVar[str] = ""          # "Processing", "Training": names the request's fields
 
     @property

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .base import Job
 from .contracts import Step
+from .create_model import build_model_job, is_model_step
 from .processing import RunOptions, build_job
 from .training import build_training_job, is_training_step
 
@@ -15,7 +16,9 @@ def build(step: Step, options: RunOptions, output_root: Path) -> Job:
 
     A step whose `registry.sagemaker_step_type` is Training, or whose `compute.kind` is `estimator`,
     is a CreateTrainingJob request (script mode, as the SDK's Framework estimator makes it); every
-    other step a CreateProcessingJob request."""
+    other step a CreateProcessingJob request, but a CreateModel step (no container: see create_model)."""
+    if is_model_step(step):
+        return build_model_job(step, options, output_root)
     if is_training_step(step):
         return build_training_job(step, options, output_root)
     return build_job(step, options, output_root)

@@ -42,6 +42,7 @@ from ..status import JobStatus
 from . import contracts
 from .base import Job
 from .contracts import Step
+from .packages import WHEELHOUSE_PATH, package_access  # noqa: F401 (WHEELHOUSE_PATH: re-exported)
 from .validation import PROCESSING_ROOT, validate_request
 
 CODE_INPUT = "code"
@@ -52,7 +53,6 @@ SOURCE_DIR_PATH = "/opt/ml/processing/input/code/"      # FrameworkProcessor's `
 SOURCE_TARBALL = "sourcedir.tar.gz"
 RUNPROC = "runproc.sh"
 CODE_ROOT = "/opt/ml/code/"       # Cursus's "inside the source dir" paths (hyperparams ...)
-WHEELHOUSE_PATH = "/opt/cursus-local/wheelhouse"   # local only: never in the request
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/cursus-local"
 PLACEHOLDER_BUCKET = os.environ.get("CURSUS_LOCAL_BUCKET", "cursus-local")
 
@@ -83,11 +83,6 @@ class RunOptions:
 @dataclass
 class ProcessingJob(Job):
     kind: ClassVar[str] = "Processing"
-    # What a local run adds that the request does not carry (it would be wrong on the service):
-    # environment entries and read-only mounts (container path -> host path) for every container.
-    local_env: dict[str, str] = field(default_factory=dict)
-    local_mounts: dict[str, Path] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)     # what preflight should tell the user
 
     @property
     def image(self) -> str:
@@ -217,17 +212,10 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
     if arguments:
         app["ContainerArguments"] = arguments
 
-    local_env: dict[str, str] = {}
-    local_mounts: dict[str, Path] = {}
-    if merged.wheelhouse:
-        wheels = Path(merged.wheelhouse).resolve()
-        if not wheels.is_dir():
-            raise UserError(f"wheelhouse {wheels} is not a folder", file=where, field="wheelhouse",
-                            fix="make one with `pip wheel -r requirements.txt -w DIR`")
-        local_mounts[WHEELHOUSE_PATH] = wheels
-        local_env["PIP_FIND_LINKS"] = WHEELHOUSE_PATH
-        if merged.pip_offline:
-            local_env["PIP_NO_INDEX"] = "1"
+    isolated = bool(step.network_isolation if merged.network_isolation is None else merged.network_isolation)
+    local_env, local_mounts, package_notes = package_access(merged.wheelhouse, merged.pip_offline,
+                                                            isolated, where)
+    notes += package_notes
 
     request = {
         "ProcessingJobName": name,
@@ -241,8 +229,7 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
                               merged.max_runtime_seconds or step.max_runtime_seconds},
         "AppSpecification": app,
         "Environment": env,
-        "NetworkConfig": {"EnableNetworkIsolation": bool(
-            step.network_isolation if merged.network_isolation is None else merged.network_isolation)},
+        "NetworkConfig": {"EnableNetworkIsolation": isolated},
         "RoleArn": merged.role_arn,
     }
     validate_request(request)

@@ -2,8 +2,9 @@
 SageMaker Python SDK v2's Framework estimator (XGBoost, PyTorch, SKLearn ...) fills it.
 
 What the request holds, and where it comes from:
-- `AlgorithmSpecification`: `TrainingImage` (the step's image, `*-processing:` read as `*-training:`,
-  the same image id for xgboost) and `TrainingInputMode: File`.
+- `AlgorithmSpecification`: `TrainingImage` (the run's `--image` / node `image:`, else `compute.image`,
+  else the training stand-in of the step's framework at the run's framework version:
+  `contracts.image_for(step, version, purpose="training")`) and `TrainingInputMode: File`.
 - `HyperParameters`: every value a JSON-encoded string, as `EstimatorBase._json_encode_hyperparameters`
   makes it (`"training"` -> `'"training"'`, 20 -> `'20'`), plus the script-mode entries
   `Framework._script_mode_hyperparam_update` adds: `sagemaker_program` (the entry point),
@@ -39,8 +40,10 @@ from typing import ClassVar
 
 from ..errors import UserError
 from ..status import JobStatus
+from . import contracts
 from .base import Job
 from .contracts import Step
+from .packages import package_access
 from .processing import PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, job_name_for
 from .validation import validate_request
 
@@ -99,12 +102,12 @@ class TrainingJob(Job):
 
 
 def training_image(step: Step, options: RunOptions) -> str:
+    """The run's image (`--image`, a DAG node's `image:`), else `compute.image`, else our training
+    stand-in for the step's framework at the run's framework version (contracts.image_for)."""
     if options.image:
+        contracts.check_image(step, options.image, "image (this run's value)")
         return options.image
-    compute = step.raw.get("compute") or {}
-    if isinstance(compute, dict) and compute.get("image"):
-        return str(compute["image"])
-    return step.image.replace("-processing:", "-training:")
+    return contracts.image_for(step, options.framework_version, purpose="training")
 
 
 def region() -> str:
@@ -237,8 +240,9 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
     if not config:   # the service takes no empty list; a job may have no channel at all
         del request["InputDataConfig"]
     validate_request(request)
+    local_env, local_mounts, notes = package_access(merged.wheelhouse, merged.pip_offline, isolated, where)
     return TrainingJob(request, local_inputs, local_outputs, step.name, str(step.file),
-                       channels=channels, code_files=code_files, entry_point=step.entry_point,
+                       local_env=local_env, local_mounts=local_mounts, notes=notes, channels=channels, code_files=code_files, entry_point=step.entry_point,
                        model_output=model_output, data_output=data_output, input_bindings=bindings)
 
 

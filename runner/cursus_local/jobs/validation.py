@@ -60,7 +60,8 @@ def _plain_shape(shape) -> dict:
 
 
 OPERATIONS = {"ProcessingJobName": ("CreateProcessingJob", "ProcessingJob"),
-              "TrainingJobName": ("CreateTrainingJob", "TrainingJob")}
+              "TrainingJobName": ("CreateTrainingJob", "TrainingJob"),
+              "ModelName": ("CreateModel", "Model")}
 
 
 def operation_of(request: dict) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import results
 from ..jobs.base import Job
+from ..jobs.packages import WHEELHOUSE_PATH
 from ..links import link_tree
 from ..status import JobStatus, StepStatus
 
@@ -35,7 +36,7 @@ def tree_hash(path: Path) -> str:
 
 
 def step_key(job: Job, *, image_id: str, step_doc: dict) -> str:
-    """The cache key of a job: image, request, step file and every input's content.
+    """The cache key of a job: image, request, step file, every input's content and the wheelhouse's.
 
     The job name is unique to each run and its S3 URIs carry it, so it is taken out; everything
     else in the request (env, arguments, resources, paths) counts."""
@@ -46,6 +47,9 @@ def step_key(job: Job, *, image_id: str, step_doc: dict) -> str:
         "step": step_doc,
         "inputs": {name: tree_hash(path) for name, path in sorted(job.local_inputs.items())},
     }
+    wheelhouse = job.local_mounts.get(WHEELHOUSE_PATH)
+    if wheelhouse is not None:   # what pip may install from (the host's index settings don't count)
+        material["wheelhouse"] = [tree_hash(Path(wheelhouse)), "PIP_NO_INDEX" in job.local_env]
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 

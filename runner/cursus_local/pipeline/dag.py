@@ -70,9 +70,11 @@ from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, parse_step, step_na
 JOB_TYPES = ("training", "validation", "testing", "calibration", "inference", "evaluation", "batch",
              "export", "scoring")
 CHECK_SIDES = ("producer", "consumer", "both")
-NODE_KEYS = ("step", "env", "job_arguments", "image", "inputs", "code", "provide", "skip")
+NODE_KEYS = ("step", "env", "job_arguments", "image", "inputs", "code", "provide", "skip",
+             "framework_version")
 EDGE_KEYS = ("from", "to", "map", "checks")
-TOP_KEYS = ("name", "description", "steps_dir", "nodes", "edges", "code", "cursus_dag")
+TOP_KEYS = ("name", "description", "steps_dir", "nodes", "edges", "code", "cursus_dag", "wheelhouse",
+            "pip_offline")
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Node:
     provide: dict[str, str] = field(default_factory=dict)  # output -> given folder or URI
     skip: bool = False
     variant: str | None = None                            # the job type its name carries
+    framework_version: str | None = None                  # the run's value of framework_version_field
 
     @property
     def job_type(self) -> str | None:
@@ -142,6 +145,8 @@ class Dag:
     code: str | None = None                            # DAG-wide entry point folder (absolute)
     unselected: dict[str, str] = field(default_factory=dict)   # node -> why it is not selected
     cursus_file: Path | None = None                    # the Cursus .dag.json the nodes come from
+    wheelhouse: str | None = None                      # host folder of wheels for every job (absolute)
+    pip_offline: bool = False                          # with the wheelhouse: pip uses nothing else
 
     def runs(self, name: str) -> bool:
         return not self.not_run(name)
@@ -278,10 +283,20 @@ def load_dag(path: str | Path, steps_dirs: tuple[str | Path, ...] | list = ()) -
     nodes = {n: _node(n, entry, finder, fields) for n, entry in entries.items()}
 
     _check_edges(edges, nodes, fields)
-    code = None
+    code = wheelhouse = None
+    pip_offline = False
     if not is_cursus and doc.get("code") is not None:
         code = _folder(doc.get("code"), "code", fields)
-    dag = Dag(name, path, nodes, edges, search_dirs, metadata, code=code, cursus_file=cursus_file)
+    if not is_cursus and doc.get("wheelhouse") is not None:
+        wheelhouse = _folder(doc.get("wheelhouse"), "wheelhouse", fields)
+    if not is_cursus and doc.get("pip_offline") is not None:
+        pip_offline = doc["pip_offline"]
+        if not isinstance(pip_offline, bool):
+            fields.fail("pip_offline", f"expected true or false, got {pip_offline!r}", "write `pip_offline: true`")
+        if pip_offline and wheelhouse is None:
+            fields.fail("pip_offline", "pip_offline needs a wheelhouse", "add `wheelhouse: path/to/wheels`")
+    dag = Dag(name, path, nodes, edges, search_dirs, metadata, code=code, cursus_file=cursus_file,
+              wheelhouse=wheelhouse, pip_offline=pip_offline)
     _check_acyclic(dag, fields)
     _check_bindings(dag, fields)
     return dag
@@ -311,15 +326,23 @@ def select(dag: Dag, only: list[str] | tuple = (), from_: str | None = None,
 
 def bind(dag: Dag, *, inputs: dict[str, str] | None = None, env: dict[str, str] | None = None,
          provide: dict[str, str] | None = None, skip: list[str] | tuple = (),
-         code: str | Path | None = None) -> None:
+         code: str | Path | None = None, wheelhouse: str | Path | None = None,
+         pip_offline: bool = False) -> None:
     """The one-off bindings of the command line, over the DAG file's: `--input NODE.NAME=PATH`,
-    `--env NODE.KEY=VALUE`, `--provide NODE.OUTPUT=PATH`, `--skip NODE`, `--code DIR`. Paths are
-    relative to the current folder."""
+    `--env NODE.KEY=VALUE`, `--provide NODE.OUTPUT=PATH`, `--skip NODE`, `--code DIR`,
+    `--wheelhouse DIR`, `--pip-offline`. Paths are relative to the current folder."""
     if code is not None:
         if not Path(code).is_dir():
             raise UserError(f"--code {code}: no such folder", field="--code",
                             fix="pass the folder that holds the entry point scripts")
         dag.code = str(Path(code).resolve())
+    if wheelhouse is not None:
+        if not Path(wheelhouse).is_dir():
+            raise UserError(f"--wheelhouse {wheelhouse}: no such folder", field="--wheelhouse",
+                            fix="make one with `pip wheel -r requirements.txt -w DIR`")
+        dag.wheelhouse = str(Path(wheelhouse).resolve())
+    if pip_offline:
+        dag.pip_offline = True
     for name in skip:
         dag.nodes[_known_node(dag, name, "--skip")].skip = True
     for flag, values in (("--input", inputs), ("--env", env), ("--provide", provide)):
@@ -554,6 +577,11 @@ def _node(name: str, entry: dict, finder: _StepFinder, f: Fields) -> Node:
     if image is not None and (not isinstance(image, str) or not image):
         f.fail(f"{where}.image", f"expected an image URI, got {image!r}",
                "write `image: <repo>:<tag>` or remove it")
+    version = entry.get("framework_version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, (str, int, float))
+                                or not str(version)):
+        f.fail(f"{where}.framework_version", f"expected a framework version, got {version!r}",
+               "write e.g. `framework_version: \"1.0-1\"` (quoted), or remove it")
     def place(v: str) -> str:
         return v if "://" in v else str((f.path.parent / v).resolve())
 
@@ -564,6 +592,7 @@ def _node(name: str, entry: dict, finder: _StepFinder, f: Fields) -> Node:
         inputs={k: place(v) for k, v in inputs.items()},
         code=_folder(entry["code"], f"{where}.code", f) if entry.get("code") is not None else None,
         provide={k: place(v) for k, v in provide.items()}, skip=skip, variant=variant,
+        framework_version=None if version is None else str(version),
     )
 
 

@@ -53,6 +53,7 @@ class NodeCheck:
     request: str = ""                   # "valid" | "invalid" | "" (not built)
     provided: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)      # the job's notes (job.notes)
 
 
 @dataclass
@@ -120,7 +121,9 @@ def node_options(node: Node, report: ConnectionReport, output_of: Callable[[str,
     code = node.code or (dag.code if dag else None)
     return RunOptions(inputs=inputs, env=dict(node.env), job_arguments=dict(node.job_arguments),
                       image=node.image, use_local_defaults=False, produced_inputs=frozenset(produced),
-                      code_dir=code)
+                      code_dir=code, framework_version=node.framework_version,
+                      wheelhouse=dag.wheelhouse if dag else None,
+                      pip_offline=bool(dag and dag.pip_offline))
 
 
 def inspect(dag: Dag, run_dir: Path, image_present: Callable[[str], bool | None] | None = None) -> Plan:
@@ -169,6 +172,7 @@ def inspect(dag: Dag, run_dir: Path, image_present: Callable[[str], bool | None]
             check.problems.append(_problem(name, _located(exc), _dag_fix(dag, name, exc.fix or "")))
             continue
         jobs[name], check.request, check.image = job, "valid", job.image
+        check.notes = list(job.notes)
         if image_present is not None:
             check.image_present = image_present(job.image)
     return Plan(report, jobs, static_compatibility(dag, report), checks)

@@ -261,6 +261,8 @@ class Sequencer:
             self.emit(StepEvent(name, StepStatus.RUNNING))
             started = time.time()
             run = run_job(job, folder, self.backend, cancel=stop)
+            with self.lock:   # inputs the backend copied to make them writable (no overlay there)
+                self.bytes_copied += run.result.bytes_copied or 0
             outcome.duration_seconds = round(time.time() - started, 3)
             outcome.exit_code = run.result.exit_code
         # queued before children may start, so the checker settles this node before any child
