@@ -119,7 +119,10 @@ def bare_chain(dag_file: Path, run_dir: Path) -> list[list[str]]:
         job, request = jobs[node], jobs[node].request
         cmd = [DOCKER, "run", "--rm"]
         for item in request["ProcessingInputs"]:
-            cmd += ["-v", f"{job.local_inputs[item['InputName']]}:{item['S3Input']['LocalPath']}:ro"]
+            source, target = job.local_inputs[item["InputName"]], item["S3Input"]["LocalPath"]
+            if source.is_file():   # one S3 object lands as LocalPath/<its name>
+                target = f"{target.rstrip('/')}/{source.name}"
+            cmd += ["-v", f"{source}:{target}:ro"]
         for out in request["ProcessingOutputConfig"]["Outputs"]:
             job.local_outputs[out["OutputName"]].mkdir(parents=True, exist_ok=True)
             cmd += ["-v", f"{job.local_outputs[out['OutputName']]}:{out['S3Output']['LocalPath']}"]
