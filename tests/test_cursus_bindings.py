@@ -128,8 +128,9 @@ def test_one_off_flags_bind_nodes_and_fail_with_a_did_you_mean(tmp_path):
     (tmp_path / "code").mkdir()
     bind(dag, inputs={"DummyDataLoading_training.INPUT_DATA": str(tmp_path)},
          env={"Package.X": "1"}, provide={"XGBoostTraining.model_output": "s3://b/model"},
-         skip=["Registration"], code=tmp_path / "code")
+         job_arguments={"XGBoostTraining.job_type": "training"}, skip=["Registration"], code=tmp_path / "code")
     assert dag.nodes["DummyDataLoading_training"].inputs == {"INPUT_DATA": str(tmp_path)}
+    assert dag.nodes["XGBoostTraining"].job_arguments["job_type"] == "training"
     assert dag.nodes["Package"].env == {"X": "1"} and dag.code == str(tmp_path / "code")
     assert dag.nodes["XGBoostTraining"].provide == {"model_output": "s3://b/model"}
     assert dag.nodes["Registration"].skip
@@ -139,6 +140,7 @@ def test_one_off_flags_bind_nodes_and_fail_with_a_did_you_mean(tmp_path):
         ({"skip": ["Registraton"]}, "--skip", "did you mean 'Registration'?"),
         ({"env": {"Pakage.X": "1"}}, "--env", "did you mean 'Package'?"),
         ({"env": {"X": "1"}}, "--env", "NODE.NAME=VALUE"),
+        ({"job_arguments": {"XGBoostTrainin.job_type": "x"}}, "--job-arg", "did you mean 'XGBoostTraining'?"),
         ({"code": tmp_path / "none"}, "--code", "folder"),
     ]:
         with pytest.raises(UserError) as err:

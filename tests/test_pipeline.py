@@ -130,6 +130,7 @@ def test_every_node_problem_is_reported_before_any_container_starts(scenarios):
     assert "3 problem(s) found before running" in out
     # each fix in run-pipeline's terms: its own flag, or where it goes in the DAG YAML
     assert "--env tabular_preprocessing.LABEL_FIELD=VALUE" in out
+    assert "--job-arg currency_conversion.job_type=VALUE" in out
     assert "`job_arguments: {job_type: VALUE}` under nodes.currency_conversion" in out
     assert "- scoring: " in out and "this step takes no job arguments" in out
     assert results is None

@@ -13,6 +13,7 @@ RUNS_HELP = "Where run folders go (default: <scenario>/runs)"
 CODE_HELP = "Folder holding the entry point scripts (a node's or the DAG's `code:` wins)"
 NODE_INPUT_HELP = "NODE.INPUT=PATH (or s3://...): feed an input from outside, repeatable"
 NODE_ENV_HELP = "NODE.KEY=VALUE: an environment variable of one node, repeatable"
+NODE_JOB_ARG_HELP = "NODE.NAME=VALUE: a job argument of one node, repeatable"
 PROVIDE_HELP = "NODE.OUTPUT=PATH: this output is given; the node does not run. Repeatable"
 SKIP_HELP = "NODE: don't run it; whatever it feeds must be provided. Repeatable"
 ONLY_HELP = "NODE: run only these nodes (repeatable); what they lose must be provided"
@@ -23,12 +24,13 @@ WHEELHOUSE_HELP = ("Folder of wheels every job's pip may install from (mounted r
 PIP_OFFLINE_HELP = "With --wheelhouse: pip uses nothing else (PIP_NO_INDEX)"
 
 
-def bind_dag(dag, *, code=None, input=None, env=None, provide=None, skip=None,
+def bind_dag(dag, *, code=None, input=None, env=None, job_arg=None, provide=None, skip=None,
              only=None, from_=None, to=None, wheelhouse=None, pip_offline=False):
     """The one-off bindings and selection flags of the DAG commands, applied to a loaded DAG."""
     from ..pipeline.dag import bind, select
 
-    bind(dag, inputs=pairs(input, "--input"), env=pairs(env, "--env"), provide=pairs(provide, "--provide"),
+    bind(dag, inputs=pairs(input, "--input"), env=pairs(env, "--env"), job_arguments=pairs(job_arg, "--job-arg"),
+         provide=pairs(provide, "--provide"),
          skip=tuple(skip or ()), code=code, wheelhouse=wheelhouse, pip_offline=pip_offline)
     if only or from_ or to:
         select(dag, tuple(only or ()), from_, to)

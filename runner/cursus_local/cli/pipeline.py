@@ -18,6 +18,7 @@ from .options import (
     DAG_HELP,
     FROM_HELP,
     NODE_ENV_HELP,
+    NODE_JOB_ARG_HELP,
     NODE_INPUT_HELP,
     ONLY_HELP,
     PIP_OFFLINE_HELP,
@@ -100,6 +101,7 @@ def run_pipeline_command(
     code: Optional[Path] = typer.Option(None, help=CODE_HELP),
     input: Optional[List[str]] = typer.Option(None, "--input", "-i", help=NODE_INPUT_HELP),
     env: Optional[List[str]] = typer.Option(None, "--env", "-e", help=NODE_ENV_HELP),
+    job_arg: Optional[List[str]] = typer.Option(None, "--job-arg", help=NODE_JOB_ARG_HELP),
     provide: Optional[List[str]] = typer.Option(None, "--provide", help=PROVIDE_HELP),
     skip: Optional[List[str]] = typer.Option(None, "--skip", help=SKIP_HELP),
     only: Optional[List[str]] = typer.Option(None, "--only", help=ONLY_HELP),
@@ -116,7 +118,7 @@ def run_pipeline_command(
     from . import render
 
     dag = bind_dag(load_dag(dag_file, tuple(steps_dir or ())), code=code, input=input, env=env,
-                   provide=provide, skip=skip, only=only, from_=from_, to=to, wheelhouse=wheelhouse,
+                   job_arg=job_arg, provide=provide, skip=skip, only=only, from_=from_, to=to, wheelhouse=wheelhouse,
                    pip_offline=pip_offline)
     runs = runs_dir or results.runs_dir(dag_file.parent)
     if dry_run:

@@ -325,11 +325,11 @@ def select(dag: Dag, only: list[str] | tuple = (), from_: str | None = None,
 
 
 def bind(dag: Dag, *, inputs: dict[str, str] | None = None, env: dict[str, str] | None = None,
-         provide: dict[str, str] | None = None, skip: list[str] | tuple = (),
+         job_arguments: dict[str, str] | None = None, provide: dict[str, str] | None = None, skip: list[str] | tuple = (),
          code: str | Path | None = None, wheelhouse: str | Path | None = None,
          pip_offline: bool = False) -> None:
     """The one-off bindings of the command line, over the DAG file's: `--input NODE.NAME=PATH`,
-    `--env NODE.KEY=VALUE`, `--provide NODE.OUTPUT=PATH`, `--skip NODE`, `--code DIR`,
+    `--env NODE.KEY=VALUE`, `--job-arg NODE.NAME=VALUE`, `--provide NODE.OUTPUT=PATH`, `--skip NODE`, `--code DIR`,
     `--wheelhouse DIR`, `--pip-offline`. Paths are relative to the current folder."""
     if code is not None:
         if not Path(code).is_dir():
@@ -345,12 +345,13 @@ def bind(dag: Dag, *, inputs: dict[str, str] | None = None, env: dict[str, str] 
         dag.pip_offline = True
     for name in skip:
         dag.nodes[_known_node(dag, name, "--skip")].skip = True
-    for flag, values in (("--input", inputs), ("--env", env), ("--provide", provide)):
+    for flag, values in (("--input", inputs), ("--env", env), ("--job-arg", job_arguments),
+                         ("--provide", provide)):
         for key, value in (values or {}).items():
             node_name, channel = _node_key(dag, key, flag)
             node = dag.nodes[node_name]
-            if flag == "--env":
-                node.env[channel] = value
+            if flag in ("--env", "--job-arg"):   # checked with the node's request in preflight
+                (node.env if flag == "--env" else node.job_arguments)[channel] = value
                 continue
             path = value if "://" in value else str(Path(value).resolve())
             if flag == "--input":

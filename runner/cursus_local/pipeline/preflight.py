@@ -248,7 +248,8 @@ def _dag_fix(dag: Dag, name: str, fix: str) -> str:
     """A job builder's fix speaks in run-step's flags; say it in run-pipeline's, for this node."""
     fix = _FLAG_VALUE.sub(lambda m: f"--{m[1]} {name}.{m[2]}=", fix)
     fix = re.sub(r"--job-arg ([A-Za-z0-9_-]+)=VALUE",
-                 lambda m: f"`job_arguments: {{{m[1]}: VALUE}}` under nodes.{name} in a DAG YAML", fix)
+                 lambda m: f"--job-arg {name}.{m[1]}=VALUE (or `job_arguments: {{{m[1]}: VALUE}}` under "
+                           f"nodes.{name} in a DAG YAML)", fix)
     fix = fix.replace("pass --code DIR with the folder holding the script, or set local.code",
                       f"pass --code DIR (the folder holding the script), or set `code:` in a DAG YAML "
                       f"(top level, or under nodes.{name})")
