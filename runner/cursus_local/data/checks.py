@@ -259,12 +259,6 @@ def verdict(results: list[ExpectationResult]) -> Verdict:
 _GX_LOCK = threading.Lock()  # one shared GX context; the sequencer may check in threads
 
 
-def warm_up() -> None:
-    """Import GX and build its context now (e.g. in a thread while the first container runs)."""
-    with _GX_LOCK:
-        _batch_definition()
-
-
 @functools.cache
 def _batch_definition():
     """One in-memory GX context and pandas dataframe batch definition, reused by every check."""

@@ -119,8 +119,6 @@ class Sequencer:
         self.bytes_copied = 0
         self.job_done: set[str] = set()                 # container completed (or cached): children may start
         self.stops: dict[str, threading.Event] = {}     # node -> stops its running container
-        self.checks_anything = any(n.step.input_suites or n.step.output_suites
-                                   for n in dag.nodes.values() if n.step) or any(e.checks for e in dag.edges)
 
     def _previous_run(self, resume: str | None) -> dict:
         if not resume:
@@ -146,9 +144,6 @@ class Sequencer:
         running: dict = {}
         with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="job") as pool, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="checks") as self.checker:
-            if self.checks_anything:   # importing GX takes seconds: beside preflight and the first job
-                from ..data.checks import warm_up
-                self.checker.submit(warm_up)
             try:
                 while pending or running or not all(o.status.done for o in self.outcomes.values()):
                     for node in list(pending):
