@@ -222,6 +222,15 @@ class _JobRun:
     def _result(self, status, reason, created, started, ended, notes) -> JobResult:
         raise NotImplementedError
 
+    def _job_result(self, info, status, reason, created, started, ended, notes, **extra) -> JobResult:
+        """The Describe*Job-shaped `info` (its secrets masked) and what every kind reports beside it."""
+        info["Environment"] = redact_env(info.get("Environment", {}))
+        if status == JobStatus.STOPPED and reason:
+            notes = [reason, *notes]
+        return JobResult(status=status, describe=info,
+                         duration_seconds=round((ended or time.time()) - (started or created), 3),
+                         hosts=list(self.results.values()), outputs=dict(self.job.local_outputs),
+                         notes=notes, **extra)
 
     # --- containers -----------------------------------------------------------------------------
     def _environment(self, *layers: dict[str, str]) -> dict[str, str]:
@@ -523,14 +532,7 @@ class _ProcessingRun(_JobRun):
         info = describe(self.job, status=status, created=created, started=started, ended=ended,
                         exit_message=self._exit_message(),
                         failure_reason=reason if status == JobStatus.FAILED else "")
-        info["Environment"] = redact_env(info.get("Environment", {}))
-        if status == JobStatus.STOPPED and reason:
-            notes = [reason, *notes]
-        return JobResult(status=status, describe=info,
-                         duration_seconds=round((ended or time.time()) - (started or created), 3),
-                         hosts=list(self.results.values()),
-                         outputs=dict(self.job.local_outputs), notes=notes)
-
+        return self._job_result(info, status, reason, created, started, ended, notes)
 
 
 class _TrainingRun(_JobRun):
@@ -695,13 +697,8 @@ class _TrainingRun(_JobRun):
         info = training.describe(self.job, status=status, secondary=secondary, created=created,
                                  started=started, ended=ended,
                                  failure_reason=reason if status == JobStatus.FAILED else "")
-        info["Environment"] = redact_env(info.get("Environment", {}))
-        if status == JobStatus.STOPPED and reason:
-            notes = [reason, *notes]
-        return JobResult(status=status, describe=info,
-                         duration_seconds=round((ended or time.time()) - (started or created), 3),
-                         hosts=list(self.results.values()), outputs=dict(self.job.local_outputs),
-                         notes=notes, artifacts=dict(getattr(self, "artifacts", {})))
+        return self._job_result(info, status, reason, created, started, ended, notes,
+                                artifacts=dict(getattr(self, "artifacts", {})))
 
 
 def pack_tar(folder: Path, target: Path) -> None:

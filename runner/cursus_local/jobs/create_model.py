@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from . import contracts
 from .base import Job
+from .bindings import local_input
 from .contracts import Step
 from .processing import PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, job_name_for
 from .validation import validate_request
@@ -59,10 +60,7 @@ def build_model_job(step: Step, options: RunOptions, output_root: Path) -> Model
     if "://" in source:
         data_url = source if source.endswith(".tar.gz") else f"{source.rstrip('/')}/{ARTIFACT}"
     else:
-        path = Path(source).resolve()
-        if not path.exists() and input_name not in merged.produced_inputs:
-            f.fail(f"contract.inputs.{input_name}", f"{path} does not exist", f"--input {input_name}=EXISTING_PATH")
-        local_inputs[input_name] = path
+        local_inputs[input_name] = local_input(step, input_name, source, merged.produced_inputs)
         name = options.job_name or job_name_for(step.name)
         data_url = f"s3://{PLACEHOLDER_BUCKET}/{name}/input/{input_name}/{ARTIFACT}"
     name = options.job_name or job_name_for(step.name)

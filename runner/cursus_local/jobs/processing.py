@@ -41,6 +41,7 @@ from ..results import cache_root
 from ..status import JobStatus
 from . import contracts
 from .base import Job
+from .bindings import check_bound, local_input
 from .contracts import Step
 from .packages import WHEELHOUSE_PATH, package_access  # noqa: F401 (WHEELHOUSE_PATH: re-exported)
 from .validation import PROCESSING_ROOT, validate_request
@@ -110,14 +111,7 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
     if merged.image:
         contracts.check_image(step, image, "image (this run's value)")
 
-    unknown = set(merged.inputs) - set(step.inputs)
-    if unknown:
-        raise UserError(f"unknown input(s) {sorted(unknown)}", file=where, field="contract.inputs",
-                        fix=f"use one of {sorted(step.inputs)}")
-    missing = [n for n, spec in step.inputs.items() if spec.required and n not in merged.inputs]
-    if missing:
-        raise UserError(f"required input(s) {missing} not bound", file=where, field="contract.inputs",
-                        fix=" ".join(f"--input {n}=PATH" for n in missing))
+    check_bound(step, merged.inputs)
 
     local_inputs: dict[str, Path] = {}
     inputs = []
@@ -126,13 +120,7 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
     for input_name, source in merged.inputs.items():
         local_path = step.inputs[input_name].path
         uri = source if "://" in source else f"s3://{PLACEHOLDER_BUCKET}/{name}/input/{input_name}"
-        path = None
-        if "://" not in source:
-            path = Path(source).resolve()
-            if not path.exists() and input_name not in merged.produced_inputs:
-                raise UserError(f"input {input_name} points to {path}, which does not exist",
-                                file=where, field=f"contract.inputs.{input_name}",
-                                fix=f"--input {input_name}=EXISTING_PATH")
+        path = local_input(step, input_name, source, merged.produced_inputs)
         if not local_path.startswith(PROCESSING_ROOT):
             rel = _source_dir_input(step, kind, input_name, local_path, source, path)
             in_source_dir[rel] = path

@@ -42,6 +42,7 @@ from ..errors import UserError
 from ..status import JobStatus
 from . import contracts
 from .base import Job
+from .bindings import check_bound, local_input
 from .contracts import Step
 from .packages import package_access
 from .processing import PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, job_name_for
@@ -121,14 +122,7 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
     where = str(step.file)
     bucket = PLACEHOLDER_BUCKET
 
-    unknown = set(merged.inputs) - set(step.inputs)
-    if unknown:
-        raise UserError(f"unknown input(s) {sorted(unknown)}", file=where, field="contract.inputs",
-                        fix=f"use one of {sorted(step.inputs)}")
-    missing = [n for n, spec in step.inputs.items() if spec.required and n not in merged.inputs]
-    if missing:
-        raise UserError(f"required input(s) {missing} not bound", file=where, field="contract.inputs",
-                        fix=" ".join(f"--input {n}=PATH" for n in missing))
+    check_bound(step, merged.inputs)
 
     local_inputs: dict[str, Path] = {}
     code = Path(merged.code_dir).resolve()
@@ -149,12 +143,8 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
         fan_out = list(raw.get("channels") or []) if isinstance(raw, dict) else []
         uri = source.rstrip("/") if "://" in source else f"s3://{bucket}/{name}/input/{input_name}"
         bindings[input_name] = uri
-        if "://" not in source:
-            path = Path(source).resolve()
-            if not path.exists() and input_name not in merged.produced_inputs:
-                raise UserError(f"input {input_name} points to {path}, which does not exist",
-                                file=where, field=f"contract.inputs.{input_name}",
-                                fix=f"--input {input_name}=EXISTING_PATH")
+        path = local_input(step, input_name, source, merged.produced_inputs)
+        if path is not None:
             local_inputs[input_name] = path
         field_ = f"contract.inputs.{input_name}.path"
         if spec.path == CODE_DIR or spec.path.startswith(CODE_DIR + "/"):

@@ -1,0 +1,32 @@
+"""What every job kind checks of its bound inputs, with one wording: unknown or missing inputs,
+and a local path that must exist (unless a step that has not run yet will make it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UserError
+from .contracts import Step
+
+
+def check_bound(step: Step, inputs: dict[str, str]) -> None:
+    where = str(step.file)
+    unknown = set(inputs) - set(step.inputs)
+    if unknown:
+        raise UserError(f"unknown input(s) {sorted(unknown)}", file=where, field="contract.inputs",
+                        fix=f"use one of {sorted(step.inputs)}")
+    missing = [n for n, spec in step.inputs.items() if spec.required and n not in inputs]
+    if missing:
+        raise UserError(f"required input(s) {missing} not bound", file=where, field="contract.inputs",
+                        fix=" ".join(f"--input {n}=PATH" for n in missing))
+
+
+def local_input(step: Step, name: str, source: str, produced: frozenset[str]) -> Path | None:
+    """The host path behind a bound input (None for a URI); it must exist unless `produced`."""
+    if "://" in source:
+        return None
+    path = Path(source).resolve()
+    if not path.exists() and name not in produced:
+        raise UserError(f"input {name} points to {path}, which does not exist", file=str(step.file),
+                        field=f"contract.inputs.{name}", fix=f"--input {name}=EXISTING_PATH")
+    return path
