@@ -436,7 +436,7 @@ def exact_usage(docker_client):
     cgroupfs engine). Elsewhere, e.g. Docker Desktop, the figures are sampled: those tests skip."""
     import os
 
-    from cursus_local.backends.docker import job_cgroup_version
+    from cursus_local.backends.cgroups import job_cgroup_version
     if job_cgroup_version(docker_client) is None:
         message = ("no job cgroup can be used here: needs an engine with the cgroupfs driver on this "
                    "host and /sys/fs/cgroup writable by this process")
@@ -538,9 +538,10 @@ def test_where_the_engine_cgroups_are_not_ours_the_figures_are_sampled_and_said_
     backend use no job cgroup."""
     import os
 
+    import cursus_local.backends.cgroups as cgroups
     import cursus_local.backends.docker as docker_backend
     monkeypatch.setattr(docker_backend, "job_cgroup_version", lambda client: 1)
-    monkeypatch.setattr(docker_backend, "CGROUP_ROOT", tmp_path / "not-the-engines")
+    monkeypatch.setattr(cgroups, "CGROUP_ROOT", tmp_path / "not-the-engines")
     backend = docker_backend.DockerBackend(docker_client)
     script = "import time\nx = b'x' * (200 * 2**20)\nt = time.time()\nwhile time.time() - t < 2.5: pass\n"
     step = load_step(write_step(tmp_path, "elsewhere", script, {}))

@@ -1,6 +1,6 @@
 """The overlay probe (a container run) is asked once per engine and filesystem, then remembered."""
 
-from cursus_local.backends.docker import known_overlay
+from cursus_local.backends.inputs import known_overlay
 
 
 class Engine:

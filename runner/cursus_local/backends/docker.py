@@ -1,43 +1,39 @@
-"""SageMaker Processing's container contract, on a local Docker engine.
+"""SageMaker's container contracts on a local Docker engine: one engine layer, one class per job kind.
 
-For each of InstanceCount hosts (algo-1..algo-N) one container of the job's image, with:
-- every input bind-mounted read-only at its LocalPath (ShardedByS3Key: each host gets every N-th
-  file, hard-linked into its own shard folder; FullyReplicated: the folder itself);
-- every output folder created first and mounted read-write (several hosts: one folder each, merged
-  by hard links afterwards, clashing names kept side by side);
-- /opt/ml/config/{processingjobconfig.json,resourceconfig.json} and a writable /opt/ml/output;
-- ContainerEntrypoint / ContainerArguments applied as the service does (arguments alone go to the
-  image's ENTRYPOINT), the Environment, memory and CPU limits of the instance type, no network
-  under EnableNetworkIsolation, MaxRuntimeInSeconds enforced.
-The job completes only if every container exits 0. Containers and networks are removed however the
-run ends; logs stay under workdir/logs, one file per host.
+`_JobRun` is what every kind shares: for each of InstanceCount hosts (algo-1..algo-N) one container
+of the job's image, on a private network when there are several (none under
+EnableNetworkIsolation), with the instance type's memory and CPU limits, MaxRuntimeInSeconds
+enforced, logs streamed to workdir/logs/<host>.log, peak memory and CPU time per host (exact from
+a job cgroup, cgroups.py, else sampled and said so), and containers, networks and volumes removed
+however the run ends. Every input is writable inside the container and unchanged on the host
+(inputs.py). The job completes only if every container exits 0.
 
-Peak memory and CPU time, per host: where this process can manage the engine's cgroups (an engine with
-the cgroupfs driver on this very host, /sys/fs/cgroup writable here), each host's container gets its
-own parent cgroup, /cursus-local-<job>-<random>/<host>. The parent outlives the container, so after
-the container has exited its high-water mark and CPU usage are exact and final however short the job
-was; then it is removed. Elsewhere (Docker Desktop, a remote engine, the runner in a container, the
-systemd driver, no write access) they are sampled, from the container's own cgroup or from the
-engine's stats API, and a note in the result says so.
+The kinds add their mounts, environment, config files and command, and what happens after:
+- `_ProcessingRun` (CreateProcessingJob): inputs at their LocalPaths (ShardedByS3Key: each host
+  gets every N-th file), outputs created first and merged by hard links across hosts (clashing
+  names kept side by side), /opt/ml/config/{processingjobconfig,resourceconfig}.json,
+  ContainerEntrypoint / ContainerArguments applied as the service does, /opt/ml/output/message as
+  the ExitMessage;
+- `_TrainingRun` (CreateTrainingJob, script mode): channels at /opt/ml/input/data/<channel>,
+  /opt/ml/input/config/*.json, the training toolkit's SM_* environment, the hyperparameters as
+  arguments, /opt/ml/model and /opt/ml/output/data packed into model.tar.gz and output.tar.gz,
+  /opt/ml/output/failure as the FailureReason.
+A CreateModel job runs no container (model.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
-import secrets
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
 
 from .. import ownership
 from ..errors import UserError
-from ..jobs import instance_types
-from ..jobs import training
+from ..jobs import instance_types, training
 from ..jobs.base import Job
 from ..jobs.processing import describe
 from ..links import link_file, link_tree
@@ -45,13 +41,25 @@ from ..redact import redact_env, redact_text, secret_values, url_secrets
 from ..status import JobEvent, JobStatus
 from . import images
 from .base import EventHandler, HostResult, JobResult
+from .cgroups import (
+    SAMPLED,
+    JobCgroups,
+    _cgroup_files,
+    _read_cpu,
+    _read_int,
+    job_cgroup_version,
+)
+from .images import LABEL, already_gone, docker_errors
+from .inputs import (
+    INPUT_MODE_ENV,
+    WritableInputs,
+    known_overlay,
+    overlay_probe,
+    remove_as_root,
+)
 
 EXIT_MESSAGE_BYTES = 1024
 STOP_GRACE_SECONDS = 10
-LABEL = "cursus-local.job"
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-CGROUP_PREFIX = "cursus-local-"
-INPUT_MODE_ENV = "CURSUS_LOCAL_INPUTS"   # overlay | copy: how inputs are made writable
 OOM_REASON = ("ClientError: {host} ran out of memory ({limit} GiB, the memory of {itype}). "
               "Please use an instance type with more memory, or reduce the size of job data "
               "processed on an instance.")
@@ -405,15 +413,15 @@ class _JobRun:
         if announce:
             self.emit(JobEvent("status", "", JobStatus.STOPPING))
         for container in self.containers.values():
-            with _already_gone():
+            with already_gone():
                 container.stop(timeout=STOP_GRACE_SECONDS)
 
     def _remove_all(self):
         for container in self.containers.values():
-            with _already_gone():
+            with already_gone():
                 container.remove(force=True)
         if self.network is not None:
-            with _already_gone():
+            with already_gone():
                 self.network.remove()
 
     def _shard(self, name: str, source: Path, host: str) -> Path:
@@ -714,159 +722,6 @@ def pack_tar(folder: Path, target: Path) -> None:
     tmp.replace(target)
 
 
-class WritableInputs:
-    """Inputs writable inside the container while the host's folders stay byte-identical.
-
-    overlay: one engine volume per input and host, of the local driver with type overlay
-    (lowerdir = the input folder, upper/work under <step>/hosts/algo-N/inputs/<name>/), mounted at
-    the input's path. Writes land in upper; nothing is copied. A single file becomes a folder holding
-    a hard link to it. copy: where the engine can't mount an overlay over these folders (Docker
-    Desktop, another filesystem), each input is copied into <step>/hosts/algo-N/inputs/<name>/copy and
-    the bytes are counted. Everything is removed after the job (cleanup)."""
-
-    def __init__(self, client, image: str, job_name: str, mode: str, why_not_overlay: str):
-        self.client, self.image, self.job_name = client, image, job_name
-        self.mode, self.why = mode, why_not_overlay
-        self.bytes_copied = 0
-        self.volumes: list = []
-        self.scratch: list[Path] = []
-        self.notes: list[str] = []
-        self._copied_inputs: list[str] = []
-
-    def mount(self, host: str, name: str, layers: list[Path], target: str, host_dir: Path,
-              is_code: bool = False):
-        """The Mount of input `name` at `target`: `layers` top first (a file: a folder holding it)."""
-        from docker.types import Mount
-        base = host_dir / "inputs" / training.safe_name(name)
-        if base.exists():
-            remove_as_root(self.client, self.image, [base])
-        base.mkdir(parents=True)
-        self.scratch.append(base)
-        lowers = []
-        for i, layer in enumerate(layers):
-            if layer.is_file():   # one S3 object lands as <LocalPath>/<its name>
-                holder = base / f"file-{i}"
-                self.bytes_copied += link_file(layer, holder / layer.name)
-                layer = holder
-            lowers.append(layer)
-        usable = all(":" not in str(p) and "," not in str(p) for p in [*lowers, base])
-        if self.mode == "overlay" and usable:
-            (base / "upper").mkdir()
-            (base / "work").mkdir()
-            volume = self.client.volumes.create(
-                name=f"cursus-{training.safe_name(self.job_name)}-{host}-{training.safe_name(name)}-"
-                     f"{secrets.token_hex(3)}"[:200],
-                driver="local", labels={LABEL: self.job_name},
-                driver_opts={"type": "overlay", "device": "overlay",
-                             "o": f"lowerdir={':'.join(str(p) for p in lowers)},"
-                                  f"upperdir={base / 'upper'},workdir={base / 'work'}"})
-            self.volumes.append(volume)
-            return Mount(target, volume.name, type="volume")
-        copy = base / "copy"
-        copy.mkdir()
-        for layer in reversed(lowers):   # the bottom layer first, the top one over it
-            for path in sorted(layer.rglob("*")):
-                dest = copy / path.relative_to(layer)
-                if path.is_dir() and not path.is_symlink():
-                    dest.mkdir(parents=True, exist_ok=True)
-                else:
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    if dest.exists():
-                        dest.unlink()
-                    shutil.copy2(path, dest, follow_symlinks=False)
-                    self.bytes_copied += 0 if path.is_symlink() else path.stat().st_size
-        self._copied_inputs.append(f"{host}:{name}")
-        return Mount(target, str(copy), type="bind", read_only=False)
-
-    def cleanup(self):
-        for volume in self.volumes:
-            with _already_gone():
-                volume.remove(force=True)
-        self.volumes = []
-        if self.scratch:
-            remove_as_root(self.client, self.image, self.scratch)
-            self.scratch = []
-        if self._copied_inputs:
-            why = self.why or "a path holds ':' or ','"
-            self.notes.append(f"inputs made writable by copying ({self.bytes_copied} bytes copied; "
-                              f"no overlay: {why}): {', '.join(self._copied_inputs)}")
-            self._copied_inputs = []
-
-
-def remove_as_root(client, image: str, folders: list[Path]) -> None:
-    """rm -rf folders that hold root-owned files (an overlay's work/work is root's, mode 000):
-    directly when root, else through a short container."""
-    folders = [f for f in folders if f.exists()]
-    if not folders:
-        return
-    if os.geteuid() == 0:
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=True)
-        return
-    from docker.types import Mount
-    mounts = [Mount(f"/remove/{i}", str(f.parent), type="bind") for i, f in enumerate(folders)]
-    paths = [f"/remove/{i}/{f.name}" for i, f in enumerate(folders)]
-    client.containers.run(image, entrypoint=["rm", "-rf", *paths], command=[], mounts=mounts,
-                          network_mode="none", remove=True, user="0")
-
-
-def known_overlay(client, device: int, probe) -> str:
-    """The overlay probe's answer for this engine and filesystem, remembered on disk: the probe is a
-    container run (~0.3 s), and the answer changes only with the engine or the filesystem."""
-    from ..results import cache_root, read_json, write_json
-    key = f"{client.info().get('ID', '?')}:{device}"
-    remembered = cache_root() / "overlay-probe.json"
-    try:
-        known = read_json(remembered)
-    except (OSError, ValueError):
-        known = {}
-    if key not in known:
-        known[key] = probe()
-        with contextlib.suppress(OSError):   # a read-only home: probe again next time
-            write_json(remembered, known)
-    return known[key]
-
-
-def overlay_probe(client, image: str, workdir: Path) -> str:
-    """"" if the engine can mount a copy-on-write overlay over folders on workdir's filesystem (a
-    write inside is seen, the lower folder keeps its bytes); else why not."""
-    from docker.types import Mount
-    base = workdir / f".overlay-probe-{secrets.token_hex(3)}"
-    volume = None
-    try:
-        for sub in ("lower", "upper", "work"):
-            (base / sub).mkdir(parents=True)
-        (base / "lower" / "f").write_text("lower")
-        volume = client.volumes.create(
-            name=f"cursus-overlay-probe-{secrets.token_hex(4)}", driver="local", labels={LABEL: "probe"},
-            driver_opts={"type": "overlay", "device": "overlay",
-                         "o": f"lowerdir={base / 'lower'},upperdir={base / 'upper'},workdir={base / 'work'}"})
-        out = client.containers.run(image, entrypoint=["sh", "-c", "echo upper > /m/f && cat /m/f"],
-                                    command=[], mounts=[Mount("/m", volume.name, type="volume")],
-                                    network_mode="none", remove=True)
-        if b"upper" not in out or (base / "lower" / "f").read_text() != "lower":
-            return "the overlay mount did not behave as copy-on-write"
-        return ""
-    except (docker_errors().DockerException, OSError) as exc:
-        return f"the engine could not mount an overlay here ({str(exc).strip()[:200]})"
-    finally:
-        if volume is not None:
-            with _already_gone():
-                volume.remove(force=True)
-        with contextlib.suppress(Exception):
-            remove_as_root(client, image, [base])
-
-
-def docker_errors():
-    import docker.errors
-    return docker.errors
-
-
-def _already_gone():
-    """Stopping or removing what the engine no longer has is fine."""
-    return contextlib.suppress(docker_errors().APIError)
-
-
 def _merge(sources: list[tuple[str, Path]], final: Path) -> list[str]:
     """Hard-link every host's output files into `final`; a clash keeps both (suffix .algo-N)."""
     notes = []
@@ -898,132 +753,3 @@ def give_back(client, image: str, folders: list[Path]):
 
 def _host_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-SAMPLED = {"container cgroup": "the container's cgroup every 50 ms (no job cgroup could be used here)",
-           "stats API": "the engine's stats API once a second (the engine's cgroups can't be read here)"}
-
-
-class JobCgroups:
-    """A job's cgroups: /cursus-local-<job>-<random>, with one child per host that is the cgroup
-    parent of that host's container (the cgroupfs driver puts the container at <parent>/<id>).
-
-    The host's cgroup outlives its container, so once the container has exited its high-water
-    mark (v1 memory.max_usage_in_bytes, v2 memory.peak) and CPU usage (v1 cpuacct.usage, v2
-    cpu.stat) are exact and final, however short the job was. `remove` deletes them all after the
-    containers are removed. The random part keeps two runs of one job name apart."""
-
-    def __init__(self, version: int, job_name: str, root: Path | None = None):
-        self.version, self.root = version, root or CGROUP_ROOT
-        self.name = f"{CGROUP_PREFIX}{job_name}-{secrets.token_hex(4)}"
-        self.unseen = False   # a started container's cgroup was not found here
-
-    def parent(self, host: str) -> str:
-        return f"/{self.name}/{host}"
-
-    def _files(self, host: str) -> tuple[Path, Path]:
-        if self.version == 1:
-            return (self.root / "memory" / self.name / host / "memory.max_usage_in_bytes",
-                    self.root / "cpuacct" / self.name / host / "cpuacct.usage")
-        group = self.root / self.name / host
-        return group / "memory.peak", group / "cpu.stat"
-
-    def exists(self, host: str) -> bool:
-        return all(path.exists() for path in self._files(host))
-
-    def usage(self, host: str) -> tuple[int, float] | None:
-        """(peak memory in bytes, CPU seconds) of the host's cgroup; None if it isn't there."""
-        memory, cpu = self._files(host)
-        try:
-            return _read_int(memory), _read_cpu(cpu)
-        except (OSError, ValueError, StopIteration):
-            return None
-
-    def hierarchies(self) -> list[Path]:
-        if self.version == 2:
-            return [self.root]
-        try:
-            return sorted({p.resolve() for p in self.root.iterdir() if p.is_dir()})   # cpu,cpuacct once
-        except OSError:
-            return []
-
-    def remove(self, patience: float = 5.0) -> list[str]:
-        """rmdir the job's cgroups in every hierarchy, deepest first. A cgroup whose last process
-        is still leaving is busy for a moment: retried. What can't be removed comes back as notes."""
-        notes, deadline = [], time.time() + patience
-        for hierarchy in self.hierarchies():
-            top = hierarchy / self.name
-            if not top.is_dir():
-                continue
-            for folder, _, _ in os.walk(top, topdown=False):
-                try:
-                    _rmdir(Path(folder), deadline)
-                except OSError as exc:
-                    notes.append(f"could not remove the job's cgroup {folder}: {exc.strerror}")
-        return notes
-
-
-def job_cgroup_version(client) -> int | None:
-    """1 or 2 when this process can give each job its own cgroups and read and remove them: the
-    engine runs on this very host with the cgroupfs driver, and its cgroup filesystem is writable
-    here. None otherwise (Docker Desktop's VM, a remote engine, the runner in a container, the
-    systemd driver, not root): the figures are sampled instead."""
-    try:
-        info = client.info()
-    except (docker_errors().DockerException, OSError):
-        return None
-    if info.get("CgroupDriver") != "cgroupfs" or info.get("Name") != socket.gethostname():
-        return None
-    if (CGROUP_ROOT / "cgroup.controllers").is_file():   # v2 alone (hybrid v1 has it in unified/)
-        version, needed = 2, [CGROUP_ROOT]
-    else:
-        version, needed = 1, [CGROUP_ROOT / "memory", CGROUP_ROOT / "cpuacct"]
-    if str(info.get("CgroupVersion") or version) != str(version):
-        return None
-    if not all(path.is_dir() and os.access(path, os.W_OK) for path in needed):
-        return None
-    if version == 2 and not any((p / "memory.peak").is_file() for p in CGROUP_ROOT.iterdir() if p.is_dir()):
-        return None   # memory.peak needs Linux 5.19
-    return version
-
-
-def _rmdir(path: Path, deadline: float):
-    while True:
-        try:
-            return path.rmdir()
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            if exc.errno != errno.EBUSY or time.time() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-def _cgroup_files(container_id: str, exited: threading.Event) -> dict[str, Path] | None:
-    """The memory-peak and CPU-usage files of a container's cgroup (v1 or v2), if readable here."""
-    root = CGROUP_ROOT
-    v1 = {"memory": root / "memory/docker" / container_id / "memory.max_usage_in_bytes",
-          "cpu": root / "cpuacct/docker" / container_id / "cpuacct.usage"}
-    candidates = [v1]
-    for group in (root / "system.slice" / f"docker-{container_id}.scope", root / "docker" / container_id):
-        candidates.append({"memory": group / "memory.peak", "cpu": group / "cpu.stat"})
-    deadline = time.time() + 0.2   # the container has started: its cgroup is there, or never will be
-    while time.time() < deadline:
-        for files in candidates:
-            if files["memory"].exists():
-                return files
-        if exited.wait(0.01):
-            return None
-    return None
-
-
-def _read_int(path: Path) -> int:
-    return int(path.read_text().split()[0])
-
-
-def _read_cpu(path: Path) -> float:
-    text = path.read_text()
-    if path.name == "cpuacct.usage":
-        return int(text) / 1e9
-    usage = next(line for line in text.splitlines() if line.startswith("usage_usec"))
-    return int(usage.split()[1]) / 1e6

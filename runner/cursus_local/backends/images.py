@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 
 from ..errors import UserError
@@ -67,3 +68,16 @@ def ecr_auth(uri: str) -> dict | None:
         return None
     user, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
     return {"username": user, "password": password}
+
+
+LABEL = "cursus-local.job"   # on every container, network and volume this project makes
+
+
+def docker_errors():
+    import docker.errors
+    return docker.errors
+
+
+def already_gone():
+    """Stopping or removing what the engine no longer has is fine."""
+    return contextlib.suppress(docker_errors().APIError)
