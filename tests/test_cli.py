@@ -207,3 +207,36 @@ def test_every_pipeline_fix_text_names_real_options():
     for flag in ("--code", "--input", "--resume"):           # test-flow's own hints
         assert flag in _options("test-flow")
     assert "--code" in _options("run-pipeline") and "--code" in _options("test-suite")
+
+
+@pytest.mark.docker
+def test_ctrl_c_of_a_pipeline_ends_with_interrupted_not_failed(tmp_path, docker_client):
+    write_step(tmp_path / "steps", "forever", "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n",
+               {"outputs": {"out": {"path": "/opt/ml/processing/output"}}})
+    (tmp_path / "dag.yaml").write_text("nodes: {forever: {}}\nedges: []\n")
+    proc = subprocess.Popen([*CLI, "run-pipeline", "dag.yaml"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 60
+    while not list((tmp_path / "runs").glob("*/forever/logs/algo-1.log")) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)   # the script is running
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    summary = [line for line in out.splitlines() if " in " in line and "run folder:" in line]
+    assert summary and summary[-1].startswith("interrupted in"), out[-500:]   # not "failed in"
+    assert not leftover_containers(docker_client, "forever")
+
+
+def test_discover_connections_reports_what_a_skipped_node_no_longer_feeds(tmp_path):
+    demo = Path(__file__).resolve().parents[1] / "scenarios" / "demo" / "dag.yaml"
+    assert cli("discover-connections", "--dag-file", str(demo), "--json", cwd=tmp_path).returncode == 0
+    proc = cli("discover-connections", "--dag-file", str(demo), "--skip", "risk_table", "--json", cwd=tmp_path)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and not report["ok"]
+    (lost,) = report["unfed_required"]
+    assert (lost["node"], lost["input"]) == ("scoring", "risk_tables")
+    assert "--provide risk_table.risk_tables=PATH" in lost["fix"]
+    provided = cli("discover-connections", "--dag-file", str(demo), "--skip", "risk_table", "--json",
+                   "--provide", f"risk_table.risk_tables={demo.parent / 'data'}", cwd=tmp_path)
+    assert provided.returncode == 0, provided.stdout + provided.stderr

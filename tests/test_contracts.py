@@ -70,7 +70,7 @@ def test_a_real_cursus_interface_read_in_detail():
     ("contract: {entry_point: a.py, env_vars: {required: LABEL}}\n", "contract.env_vars.required", "["),
     ("contract: {entry_point: a.py}\ncompute: {instance_count: 0}\n", "compute.instance_count", "1"),
     ("contract: {entry_point: a.py, source_dir: yes please}\n", "contract.source_dir", "source_dir: true"),
-    ("contract: [oops\n", "(file)", "fix the YAML"),   # yamlfile.load (duplicate keys too)
+    ("contract: [oops\n", "line 2", "fix the YAML"),   # yamlfile.load (duplicate keys too)
 ])
 def test_bad_step_files_name_file_field_and_fix(tmp_path: Path, text, field, fix):
     path = tmp_path / "bad.step.yaml"

@@ -17,6 +17,7 @@ def test_a_key_twice_is_an_error_naming_it_and_its_first_line():
     with pytest.raises(UserError) as error:
         yamlfile.load("a: 1\nb: 2\na: 3\n", file="x.yaml")
     assert "found the key 'a' twice (first on line 1)" in str(error.value) and error.value.file == "x.yaml"
+    assert error.value.field == "line 3" and '"x.yaml", line 3' in error.value.message
 
 
 def test_the_readmes_edge_form_with_checks_on_producer_loads(tmp_path):

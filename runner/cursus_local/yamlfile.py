@@ -42,10 +42,16 @@ def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False):
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
-def load(text: str, *, file: str = "", field: str = "(file)"):
-    """The document in `text`; a syntax error or a duplicate key is a UserError naming `file`."""
+def load(text: str, *, file: str = ""):
+    """The document in `text`; a syntax error or a duplicate key is a UserError naming `file` and
+    the line (the field), its message pointing into the file rather than "<unicode string>"."""
+    import io
+    stream = io.StringIO(text)
+    stream.name = file or "<text>"   # PyYAML names its marks after the stream
     try:
-        return yaml.load(text, Loader=_Loader)   # noqa: S506 (a SafeLoader subclass)
+        return yaml.load(stream, Loader=_Loader)   # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
-        raise UserError(f"not valid YAML: {exc}", file=file or None, field=field,
+        mark = getattr(exc, "problem_mark", None)
+        raise UserError(f"not valid YAML: {exc}", file=file or None,
+                        field=f"line {mark.line + 1}" if mark else "(file)",
                         fix="fix the YAML: each key once per mapping, quoted text where in doubt") from exc

@@ -92,7 +92,7 @@ def run_step_command(
 @app.command("run-pipeline")
 def run_pipeline_command(
     dag_file: Path = typer.Argument(..., help=DAG_HELP),
-    jobs: int = typer.Option(min(4, os.cpu_count() or 1), "--jobs", "-j",
+    jobs: int = typer.Option(min(4, os.cpu_count() or 1), "--jobs", "-j", min=1,
                              help="Steps that may run at once (default: cores, at most 4)"),
     resume: Optional[str] = typer.Option(None, help="RUN_ID: rerun only what failed or was skipped"),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step, even if unchanged"),

@@ -193,7 +193,8 @@ def print_pipeline(result) -> None:
                            escape("\n".join(expectation_messages(h.failures))))
         console.print(checks)
     print_static([c for c in result.static if c["status"] != Verdict.PASS])
-    console.print(f"[bold]{styled(result.status)}[/] in {result.duration_seconds:.1f}s  "
+    ending = "[bold yellow]interrupted[/]" if result.interrupted else f"[bold]{styled(result.status)}[/]"
+    console.print(f"{ending} in {result.duration_seconds:.1f}s  "
                   f"run folder: {escape(str(result.run_dir))}  (resume with --resume {result.run_id})")
 
 

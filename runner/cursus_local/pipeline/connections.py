@@ -122,10 +122,29 @@ def discover(dag: Dag) -> ConnectionReport:
 
 
 def running_only(report: ConnectionReport, dag: Dag) -> ConnectionReport:
-    """The report less the problems of nodes that do not run (skipped, provided, not selected)."""
+    """The report for the nodes that run (not skipped, provided or left out of a selection): their
+    problems only, plus every required input that a node which does not run would have fed, unless
+    that output is provided."""
     for kind in ("unfed_required", "ambiguous", "unchecked", "missing_steps", "empty_edges"):
         setattr(report, kind, [p for p in getattr(report, kind) if dag.runs(p.node)])
+    for c in report.connections:
+        node = dag.nodes[c.downstream]
+        if not dag.runs(c.downstream) or dag.runs(c.upstream) or c.output in dag.nodes[c.upstream].provide:
+            continue
+        if c.input in required_inputs(node):
+            report.unfed_required.append(Problem(
+                c.downstream, c.input,
+                f"fed by {c.upstream}.{c.output}, and {c.upstream} does not run ({dag.not_run(c.upstream)})",
+                f"--provide {c.upstream}.{c.output}=PATH (or `provide: {{{c.output}: PATH}}` under "
+                f"nodes.{c.upstream} in a DAG YAML), or let {c.upstream} run"))
     return report
+
+
+def required_inputs(node: Node) -> set[str]:
+    """The inputs a node needs: `required` in its spec's dependencies, else in its contract."""
+    deps = node.spec.get("dependencies") or {}
+    return {name for name, spec in node.step.inputs.items()
+            if bool((deps.get(name) or {}).get("required", spec.required))}
 
 
 def _outputs(dag: Dag, node: str) -> str:

@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..jobs.base import Job
 from ..jobs.build import build
 from ..jobs.processing import RunOptions, job_name_for
-from .connections import ConnectionReport, discover
+from .connections import ConnectionReport, discover, running_only
 from .dag import Dag, Node
 
 BUILT_KINDS = ("Processing", "Training", "CreateModel")
@@ -97,12 +97,6 @@ def not_local(node: Node) -> str:
     return ""
 
 
-def required_inputs(node: Node) -> set[str]:
-    deps = node.spec.get("dependencies") or {}
-    return {name for name, spec in node.step.inputs.items()
-            if bool((deps.get(name) or {}).get("required", spec.required))}
-
-
 def node_options(node: Node, report: ConnectionReport, output_of: Callable[[str, str], str],
                  dag: Dag | None = None) -> RunOptions:
     """The run options of a DAG node; `output_of(step, output)` names an upstream output's folder.
@@ -129,7 +123,7 @@ def node_options(node: Node, report: ConnectionReport, output_of: Callable[[str,
 def inspect(dag: Dag, run_dir: Path, image_present: Callable[[str], bool | None] | None = None) -> Plan:
     """Every node checked, every problem found, nothing raised: resolution, kind, provided outputs,
     wiring, the job request and (with `image_present`) whether its image is on the engine."""
-    report = discover(dag)
+    report = running_only(discover(dag), dag)
     checks = {name: NodeCheck(name) for name in report.order}
     for name, check in checks.items():
         node = dag.nodes[name]
@@ -211,7 +205,7 @@ def _missing_fix(dag: Dag, name: str) -> str:
 
 
 def _wiring_problems(dag: Dag, report: ConnectionReport, checks: dict[str, NodeCheck]) -> None:
-    """Connection problems of the nodes that run, and inputs lost to a node that does not run."""
+    """Connection problems of the nodes that run (inputs lost to a node that does not run among them)."""
     for p in [*report.unfed_required, *report.ambiguous, *report.unchecked, *report.empty_edges]:
         if checks[p.node].runs == "runs":
             checks[p.node].problems.append(_problem(f"{p.node}.{p.input}" if p.input else p.node,
@@ -225,20 +219,6 @@ def _wiring_problems(dag: Dag, report: ConnectionReport, checks: dict[str, NodeC
                     f"edge {edge.upstream} -> {edge.downstream}: checks.output",
                     f"{edge.checks.output!r} is not an output this edge carries",
                     f"use one of {', '.join(carried) or '(none: the edge carries nothing)'}"))
-    for name, check in checks.items():
-        node = dag.nodes[name]
-        if check.runs != "runs" or node.step is None:
-            continue
-        required = required_inputs(node)
-        for inp, c in report.feeds(name).items():
-            if c.upstream not in report.order or dag.runs(c.upstream) or inp not in required:
-                continue
-            if c.output not in dag.nodes[c.upstream].provide:
-                check.problems.append(_problem(
-                    f"{name}.{inp}", f"fed by {c.upstream}.{c.output}, and {c.upstream} does not run "
-                    f"({dag.not_run(c.upstream)})",
-                    f"--provide {c.upstream}.{c.output}=PATH (or `provide: {{{c.output}: PATH}}` under "
-                    f"nodes.{c.upstream} in a DAG YAML), or let {c.upstream} run"))
 
 
 _FLAG_VALUE = re.compile(r"--(input|env) ([A-Za-z0-9_.-]+)=")
