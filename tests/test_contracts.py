@@ -89,3 +89,11 @@ def test_find_step_by_name_looks_in_steps_folder(tmp_path: Path):
     with pytest.raises(UserError) as err:
         find_step("missing", [tmp_path])
     assert "steps/missing.step.yaml" in err.value.fix
+
+
+def test_a_step_name_typo_gets_a_did_you_mean(tmp_path):
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "currency_conversion.step.yaml").write_text("contract: {entry_point: x.py}\n")
+    with pytest.raises(UserError) as error:
+        find_step("currency_convertion", [tmp_path])
+    assert error.value.fix.startswith("did you mean 'currency_conversion'?")

@@ -93,5 +93,7 @@ def test_the_same_scripts_run_the_cradle_dag_with_data_loading_provided(dummy_ru
     for node in ("CradleDataLoading_training", "CradleDataLoading_calibration"):   # never run, never faked
         assert results["steps"][node]["not_run"] == "provided" and results["steps"][node]["provided"]["DATA"]
     assert results["steps"]["Registration"]["not_run"] == "skipped"
+    checked = {h["connection"]: h["status"] for h in results["handoffs"]}   # provided data is checked too
+    assert checked["CradleDataLoading_training.DATA -> TabularPreprocessing_training.DATA"] == "PASS"
     assert {s for n, s in steps.items() if n.split("_")[0] not in ("CradleDataLoading", "Registration")} \
         <= {"passed", "cached"}

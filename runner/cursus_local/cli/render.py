@@ -192,6 +192,9 @@ def print_pipeline(result) -> None:
             checks.add_row(escape(h.connection), h.side, styled(h.status), rows,
                            escape("\n".join(expectation_messages(h.failures))))
         console.print(checks)
+    if not result.handoffs and any(o.status.ok for o in result.steps.values()):
+        console.print("[yellow]no handoff was checked[/]: no step file names a suite (`suites:`) and no "
+                      "edge has `checks:`; `cursus-local suggest-suite OUTPUT` drafts one")
     print_static([c for c in result.static if c["status"] != Verdict.PASS])
     ending = "[bold yellow]interrupted[/]" if result.interrupted else f"[bold]{styled(result.status)}[/]"
     console.print(f"{ending} in {result.duration_seconds:.1f}s  "
@@ -206,9 +209,13 @@ def expectation_messages(failures: list[dict]) -> list[str]:
         groups.setdefault((f["severity"], f["column"], f["type"]), []).append(f)
     lines = []
     for (severity, _column, kind), items in groups.items():
-        splits = sorted({f["split"] for f in items if f["split"]})
-        where = f" (splits: {', '.join(splits)})" if len(splits) > 1 else ""
-        lines.append(f"[{severity}] {items[0]['message'] or kind}{where}")
+        first, others = items[0], [f for f in items[1:] if f["split"]]
+        where = ""
+        if first["split"] and others:   # the message speaks of the first split: say so, count the rest
+            counted = [f"{f['split']}" + (f" ({f['unexpected_count']})" if f.get("unexpected_count") else "")
+                       for f in others]
+            where = f" (in {first['split']}; also in {', '.join(counted)})"
+        lines.append(f"[{severity}] {first['message'] or kind}{where}")
     return lines
 
 

@@ -253,9 +253,14 @@ def find_step(name_or_path: str, search_dirs: list[Path]) -> Path:
                 tried.append(str(path))
                 if path.is_file():
                     return path
+    import difflib
+    known = sorted({step_name_of(p) for base in search_dirs for folder in (base / "steps", base)
+                    if folder.is_dir() for p in folder.iterdir() if p.name.endswith(STEP_SUFFIXES)})
+    close = difflib.get_close_matches(name_or_path, known, n=1)
     raise UserError(f"no step named {name_or_path!r}", field="step",
-                    fix="run from a scenario folder (with steps/<name>.step.yaml), pass --scenario DIR, "
-                        f"or give the step file's path; looked in: {', '.join(tried)}")
+                    fix=(f"did you mean {close[0]!r}? " if close else "")
+                    + "run from a scenario folder (with steps/<name>.step.yaml), pass --scenario DIR, "
+                    f"or give the step file's path; looked in: {', '.join(tried)}")
 
 
 # --- job kinds, framework versions and stand-in images ---------------------------------------------

@@ -301,7 +301,9 @@ class Sequencer:
         step = node.step
         found = []
         if side == "consumer":
-            c = self._fed_by_steps(node.name).get(channel)
+            # a connection from a node that does not run (its output provided) is checked all the same
+            c = self.plan.report.feeds(node.name).get(channel)
+            c = c if c is not None and c.upstream in self.dag.nodes else None
             label = f"{c.upstream}.{c.output} -> {node.name}.{channel}" if c else f"(external) -> {node.name}.{channel}"
             if channel in step.input_suites:
                 found.append((label, step.input_suites[channel], "consumer"))
