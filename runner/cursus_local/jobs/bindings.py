@@ -30,3 +30,13 @@ def local_input(step: Step, name: str, source: str, produced: frozenset[str]) ->
         raise UserError(f"input {name} points to {path}, which does not exist", file=str(step.file),
                         field=f"contract.inputs.{name}", fix=f"--input {name}=EXISTING_PATH")
     return path
+
+
+def environment(step: Step, env: dict[str, str]) -> dict[str, str]:
+    """The contract's optional defaults under the run's values; every required one must be set."""
+    merged = {**step.env_optional, **env}
+    missing = [k for k in step.env_required if k not in merged]
+    if missing:
+        raise UserError(f"required environment variable(s) {missing} not set", file=str(step.file),
+                        field="contract.env_vars.required", fix=" ".join(f"--env {k}=VALUE" for k in missing))
+    return merged

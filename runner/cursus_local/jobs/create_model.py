@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from . import contracts
 from .base import Job
-from .bindings import local_input
+from .bindings import environment, local_input
 from .contracts import Step
 from .processing import PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, job_name_for
 from .validation import validate_request
@@ -68,7 +68,7 @@ def build_model_job(step: Step, options: RunOptions, output_root: Path) -> Model
     request = {
         "ModelName": name,
         "PrimaryContainer": {"Image": image, "ModelDataUrl": data_url,
-                             "Environment": {**step.env_optional, **merged.env}},
+                             "Environment": environment(step, merged.env)},
         "ExecutionRoleArn": merged.role_arn,
     }
     validate_request(request, "CreateModel")

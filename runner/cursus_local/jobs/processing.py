@@ -41,7 +41,7 @@ from ..results import cache_root
 from ..status import JobStatus
 from . import contracts
 from .base import Job
-from .bindings import check_bound, local_input
+from .bindings import check_bound, environment, local_input
 from .contracts import Step
 from .packages import WHEELHOUSE_PATH, package_access  # noqa: F401 (WHEELHOUSE_PATH: re-exported)
 from .validation import PROCESSING_ROOT, validate_request
@@ -188,12 +188,7 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
                              "LocalPath": spec.path, "S3UploadMode": "EndOfJob"}}
                for n, spec in step.outputs.items()]
 
-    env = {**step.env_optional, **merged.env}
-    missing_env = [k for k in step.env_required if k not in env]
-    if missing_env:
-        raise UserError(f"required environment variable(s) {missing_env} not set", file=where,
-                        field="contract.env_vars.required",
-                        fix=" ".join(f"--env {k}=VALUE" for k in missing_env))
+    env = environment(step, merged.env)
 
     arguments = _arguments(step, merged.job_arguments)
     app: dict[str, Any] = {"ImageUri": image, "ContainerEntrypoint": entrypoint}

@@ -42,7 +42,7 @@ from ..errors import UserError
 from ..status import JobStatus
 from . import contracts
 from .base import Job
-from .bindings import check_bound, local_input
+from .bindings import check_bound, environment, local_input
 from .contracts import Step
 from .packages import package_access
 from .processing import PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, job_name_for
@@ -196,12 +196,7 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
                 fix=f"write the files under {MODEL_DIR} or {OUTPUT_DATA_DIR} and set the path to it")
     local_outputs = {n: Path(merged.outputs.get(n) or output_root / n).resolve() for n in step.outputs}
 
-    env = {**step.env_optional, **merged.env}
-    missing_env = [k for k in step.env_required if k not in env]
-    if missing_env:
-        raise UserError(f"required environment variable(s) {missing_env} not set", file=where,
-                        field="contract.env_vars.required",
-                        fix=" ".join(f"--env {k}=VALUE" for k in missing_env))
+    env = environment(step, merged.env)
 
     hyperparameters = {k: json.dumps(v) for k, v in _hyperparameters(step, merged.job_arguments).items()}
     hyperparameters.update({   # Framework._script_mode_hyperparam_update, JSON-encoded like the rest
