@@ -131,6 +131,20 @@ def test_an_input_the_service_cant_place_names_file_field_and_fix(tmp_path, path
     assert err.value.field == field and err.value.file == str(step.file) and "/opt/ml/input/data" in err.value.fix
 
 
+@pytest.mark.parametrize("change, field", [
+    (lambda c: c["inputs"]["input_path"].update(channels=["train", ".."]), "contract.inputs.input_path.channels"),
+    (lambda c: c["inputs"]["input_path"].update(channels=["a/b"]), "contract.inputs.input_path.channels"),
+    (lambda c: c["inputs"]["hyperparameters_s3_uri"].update(path="/opt/ml/code/../../../tmp/x.json"),
+     "contract.inputs.hyperparameters_s3_uri.path"),
+])
+def test_hostile_channel_names_and_code_paths_never_leave_their_folders(tmp_path, change, field):
+    contract = copy.deepcopy(CONTRACT)
+    change(contract)
+    with pytest.raises(UserError) as error:
+        build(training_step(tmp_path, contract=contract), options(tmp_path), tmp_path / "run")
+    assert error.value.field == field and error.value.fix
+
+
 def test_an_output_elsewhere_is_refused(tmp_path):
     contract = copy.deepcopy(CONTRACT)
     contract["outputs"]["other"] = {"path": "/opt/ml/checkpoints"}

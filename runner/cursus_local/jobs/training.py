@@ -152,6 +152,9 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
             if not rel:
                 raise UserError(f"input {input_name} is the whole code folder {CODE_DIR}", file=where,
                                 field=field_, fix="bind the code with --code DIR (or local.code) instead")
+            if rel.startswith("/") or ".." in Path(rel).parts:   # it is placed inside the code folder
+                raise UserError(f"input {input_name}'s path {spec.path} leaves {CODE_DIR}", file=where,
+                                field=field_, fix=f"use a path inside {CODE_DIR}, with no '..'")
             code_files[rel] = input_name
             continue
         if spec.path == DATA_ROOT:
@@ -162,12 +165,14 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
                     fix=f"add `channels: [train, val, test]` (one channel per subfolder) or set `path: "
                         f"{DATA_ROOT}/{input_name}`")
             for channel in fan_out:
+                _check_channel_name(str(channel), where, f"contract.inputs.{input_name}.channels")
                 channels[str(channel)] = (input_name, str(channel))
                 config.append(_channel(str(channel), f"{uri}/{channel}",
                                        input_name in merged.sharded_inputs))
             continue
         if spec.path.startswith(DATA_ROOT + "/") and "/" not in spec.path[len(DATA_ROOT) + 1:] and not fan_out:
             channel = spec.path[len(DATA_ROOT) + 1:]
+            _check_channel_name(channel, where, field_)
             channels[channel] = (input_name, "")
             config.append(_channel(channel, uri, input_name in merged.sharded_inputs))
             continue
@@ -318,6 +323,17 @@ def input_data_config(request: dict) -> dict:
             entry["ContentType"] = channel["ContentType"]
         out[channel["ChannelName"]] = entry
     return out
+
+
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]+")   # botocore's ChannelName pattern
+
+
+def _check_channel_name(channel: str, where: str, field_: str) -> None:
+    """A channel is a folder name on the host and in the container: the service's pattern, and
+    neither '.' nor '..' (which the pattern lets through, and which would name a parent folder)."""
+    if not CHANNEL_NAME.fullmatch(channel) or channel in (".", ".."):
+        raise UserError(f"channel name {channel!r} is not a channel name", file=where, field=field_,
+                        fix="use letters, digits, '.', '-' and '_' (e.g. train, val, test)")
 
 
 def resource_config(host: str, hosts: list[str], instance_type: str) -> dict:
