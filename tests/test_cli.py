@@ -221,8 +221,10 @@ def test_ctrl_c_of_a_pipeline_ends_with_interrupted_not_failed(tmp_path, docker_
         time.sleep(0.1)
     time.sleep(1)   # the script is running
     proc.send_signal(signal.SIGINT)
+    sent = time.time()
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130
+    assert time.time() - sent < 6   # the script got the stop signal: not the engine's 10 s grace
     summary = [line for line in out.splitlines() if " in " in line and "run folder:" in line]
     assert summary and summary[-1].startswith("interrupted in"), out[-500:]   # not "failed in"
     assert not leftover_containers(docker_client, "forever")

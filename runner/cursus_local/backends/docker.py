@@ -266,6 +266,9 @@ class _JobRun:
         kwargs = dict(
             image=self.image, name=f"{self.job.name}-{host}"[:128], hostname=host,
             labels={LABEL: self.job.name}, mem_limit=memory, memswap_limit=memory, detach=True,
+            # the engine's init as PID 1 passes the stop signal on: a plain script that never set a
+            # SIGTERM handler ends at once, instead of after the engine's grace period
+            init=True,
             **self._container_spec(host, outputs),
         )
         if self.itype.vcpus < (os.cpu_count() or 1):   # a quota at the host's size only throttles
@@ -403,6 +406,8 @@ class _JobRun:
             if result.oom_killed:
                 failures.append(OOM_REASON.format(host=host, limit=self.itype.memory_gib,
                                                   itype=self.itype.name))
+            elif result.exit_code and (unstartable := _exec_failure(container, result.exit_code)):
+                failures.append(f"ClientError: {host}: the entrypoint could not be started: {unstartable}")
             elif result.exit_code:
                 failures.append(self._verdict_failure(host, result))
         if timed_out:
@@ -707,6 +712,17 @@ class _TrainingRun(_JobRun):
                                  failure_reason=reason if status == JobStatus.FAILED else "")
         return self._job_result(info, status, reason, created, started, ended, notes,
                                 artifacts=dict(getattr(self, "artifacts", {})))
+
+
+def _exec_failure(container, exit_code: int) -> str:
+    """The init's word that it could not exec the entrypoint (a missing or non-executable file):
+    on the service such a container never starts, a ClientError, not the script's failure."""
+    if exit_code not in (126, 127):
+        return ""
+    with already_gone():
+        first = container.logs(tail=2).decode(errors="replace").strip().splitlines()
+        return next((line for line in first if line.startswith("[FATAL tini") and " exec " in line), "")
+    return ""
 
 
 def pack_tar(folder: Path, target: Path) -> None:
