@@ -348,3 +348,9 @@ def test_a_training_container_gets_local_env_and_read_only_mounts(tmp_path, back
     run = run_job(job, folder, backend)
     assert run.result.status == "Completed", run.result.describe
     assert read_tar(run.result.outputs["model_output"] / "model.tar.gz") == {"seen": b"from-host|wheel|False"}
+
+
+def test_an_unknown_job_argument_of_a_training_step_names_the_known_ones(tmp_path):
+    with pytest.raises(UserError) as error:
+        build(training_step(tmp_path), options(tmp_path, job_arguments={"job_typ": "x"}), tmp_path / "run")
+    assert error.value.field == "contract.job_arguments" and "job_type" in error.value.fix

@@ -1,5 +1,6 @@
-"""What every job kind checks of its bound inputs, with one wording: unknown or missing inputs,
-and a local path that must exist (unless a step that has not run yet will make it)."""
+"""What every job kind checks of what it is given, with one wording: unknown or missing inputs,
+a local path that must exist (unless a step that has not run yet will make it), job arguments
+the contract declares, and the required environment."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ def check_bound(step: Step, inputs: dict[str, str]) -> None:
     if missing:
         raise UserError(f"required input(s) {missing} not bound", file=where, field="contract.inputs",
                         fix=" ".join(f"--input {n}=PATH" for n in missing))
+
+
+def check_job_arguments(step: Step, values: dict[str, str]) -> None:
+    known = {a.source for a in step.job_arguments}
+    unknown = set(values) - known
+    if unknown:
+        raise UserError(f"unknown job argument(s) {sorted(unknown)}", file=str(step.file),
+                        field="contract.job_arguments",
+                        fix=f"use one of {sorted(known)}" if known else "this step takes no job arguments")
 
 
 def local_input(step: Step, name: str, source: str, produced: frozenset[str]) -> Path | None:

@@ -41,7 +41,7 @@ from ..results import cache_root
 from ..status import JobStatus
 from . import contracts
 from .base import Job
-from .bindings import check_bound, environment, local_input
+from .bindings import check_bound, check_job_arguments, environment, local_input
 from .contracts import Step
 from .packages import WHEELHOUSE_PATH, package_access  # noqa: F401 (WHEELHOUSE_PATH: re-exported)
 from .validation import PROCESSING_ROOT, validate_request
@@ -371,12 +371,7 @@ def _merge_local_defaults(step: Step, options: RunOptions) -> RunOptions:
 
 def _arguments(step: Step, values: dict[str, str]) -> list[str]:
     args: list[str] = []
-    known = {a.source for a in step.job_arguments}
-    unknown = set(values) - known
-    if unknown:
-        raise UserError(f"unknown job argument(s) {sorted(unknown)}", file=str(step.file),
-                        field="contract.job_arguments",
-                        fix=f"use one of {sorted(known)}" if known else "this step takes no job arguments")
+    check_job_arguments(step, values)
     for arg in step.job_arguments:
         value = values.get(arg.source, arg.default)
         if value is None:

@@ -42,7 +42,7 @@ from ..errors import UserError
 from ..status import JobStatus
 from . import contracts
 from .base import Job
-from .bindings import check_bound, environment, local_input
+from .bindings import check_bound, check_job_arguments, environment, local_input
 from .contracts import Step
 from .packages import package_access
 from .processing import PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, job_name_for
@@ -238,12 +238,7 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
 
 def _hyperparameters(step: Step, values: dict[str, str]) -> dict[str, str]:
     """Job arguments and fixed arguments, named after their flag (`--job_type` -> `job_type`)."""
-    known = {a.source for a in step.job_arguments}
-    unknown = set(values) - known
-    if unknown:
-        raise UserError(f"unknown job argument(s) {sorted(unknown)}", file=str(step.file),
-                        field="contract.job_arguments",
-                        fix=f"use one of {sorted(known)}" if known else "this step takes no job arguments")
+    check_job_arguments(step, values)
     out = {}
     for arg in step.job_arguments:
         value = values.get(arg.source, arg.default)
