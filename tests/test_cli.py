@@ -227,7 +227,8 @@ def test_ctrl_c_of_a_pipeline_ends_with_interrupted_not_failed(tmp_path, docker_
     assert time.time() - sent < 6   # the script got the stop signal: not the engine's 10 s grace
     summary = [line for line in out.splitlines() if " in " in line and "run folder:" in line]
     assert summary and summary[-1].startswith("interrupted in"), out[-500:]   # not "failed in"
-    assert not leftover_containers(docker_client, "forever")
+    (result,) = (tmp_path / "runs").glob("*/forever/result.json")
+    assert not leftover_containers(docker_client, json.loads(result.read_text())["job_name"])
 
 
 def test_discover_connections_reports_what_a_skipped_node_no_longer_feeds(tmp_path):

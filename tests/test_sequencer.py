@@ -204,3 +204,15 @@ def test_a_changed_wheelhouse_reruns_the_steps(dag_file, tmp_path):
     (wheels / "a-1.0-py3-none-any.whl").write_bytes(b"two")
     changed = run(dag_file, FakeBackend())
     assert set(statuses(changed).values()) == {StepStatus.PASSED}
+
+
+def test_an_unreadable_output_is_a_failed_check_in_results_json(dag_file):
+    """A UTF-16 file used to raise inside the check: no handoff entry, a wrong diagnosis."""
+    with_suite(dag_file, "prep", "inputs", "data", "id")
+    utf16 = "id,value\n1,0.5\n2,0.25\n".encode("utf-16-le").decode("ascii")
+    result = run(dag_file, FakeBackend({"load": Behaviour(rows=utf16)}))
+    assert statuses(result)["prep"] == "blocked"
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    check = next(h for h in saved["handoffs"] if h["connection"] == "load.data -> prep.data")
+    assert check["status"] == "FAIL" and check["blocking"]
+    assert "UTF-16" in check["failures"][0]["message"]

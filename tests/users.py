@@ -47,13 +47,24 @@ def tester() -> pwd.struct_passwd:
 def as_user(user: pwd.struct_passwd, args: list[str], cwd: Path, env: dict | None = None,
             **kwargs) -> subprocess.CompletedProcess:
     """`args` run as `user` (not root), with the docker group, in `cwd`."""
+    command, env = _as_user(user, args, env)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
+
+
+def spawn_as_user(user: pwd.struct_passwd, args: list[str], cwd: Path, env: dict | None = None,
+                  **kwargs) -> subprocess.Popen:
+    """As `as_user`, started and not waited for (setpriv execs: the Popen's pid is the command's)."""
+    command, env = _as_user(user, args, env)
+    return subprocess.Popen(command, cwd=cwd, env=env, text=True, **kwargs)
+
+
+def _as_user(user: pwd.struct_passwd, args: list[str], env: dict | None) -> tuple[list[str], dict]:
     groups = [grp.getgrnam("docker").gr_gid] if _has_group("docker") else []
     base = {"HOME": user.pw_dir, "PATH": os.environ["PATH"], "USER": user.pw_name,
             "LANG": "C.UTF-8"}
-    return subprocess.run(
-        ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-         f"--groups={','.join(map(str, groups)) or str(user.pw_gid)}", "--", *args],
-        cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True, **kwargs)
+    return (["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+             f"--groups={','.join(map(str, groups)) or str(user.pw_gid)}", "--", *args],
+            {**base, **(env or {})})
 
 
 def via_sudo(user: pwd.struct_passwd, args: list[str], cwd: Path, env: dict | None = None,

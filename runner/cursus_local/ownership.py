@@ -1,50 +1,127 @@
-"""Who owns what cursus-local and its containers write: the invoking user, never root."""
+"""Who owns what cursus-local and its containers write: the invoking user, never root.
+
+Only what a job made is handed over. What was there before (files in a folder given with
+`--output`, the inputs) keeps its owner, and a symlink is never followed: `existing` records the
+(st_dev, st_ino) of every entry before the job, and `hand_over` skips those."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from .errors import UserError
+
+OWNER_ENV = "CURSUS_LOCAL_OWNER"
+Inodes = frozenset  # of (st_dev, st_ino)
+
 
 def owner() -> tuple[int, int]:
     """CURSUS_LOCAL_OWNER=uid:gid (or `workdir`: whoever owns the current folder, for a runner in
     a container with the repo mounted), else sudo's caller, else us."""
-    wanted = os.environ.get("CURSUS_LOCAL_OWNER", "")
+    wanted = os.environ.get(OWNER_ENV, "")
     if wanted == "workdir":
         st = os.stat(os.getcwd())
-        return st.st_uid, st.st_gid
-    if wanted:
+        found = st.st_uid, st.st_gid
+    elif wanted:
         uid, _, gid = wanted.partition(":")
-        return int(uid), int(gid or uid)
-    if os.geteuid() == 0 and os.environ.get("SUDO_UID"):
-        return int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", os.environ["SUDO_UID"]))
-    return os.getuid(), os.getgid()
+        found = _id(uid, wanted), _id(gid or uid, wanted)
+    elif os.geteuid() == 0 and os.environ.get("SUDO_UID"):
+        sudo_uid = os.environ["SUDO_UID"]
+        return _id(sudo_uid, sudo_uid, "SUDO_UID"), _id(os.environ.get("SUDO_GID", sudo_uid), sudo_uid, "SUDO_GID")
+    else:
+        return os.getuid(), os.getgid()
+    # Only root can give files away. Without root, another user as owner would only make what
+    # the containers write (handed over by a root container) impossible for the caller to delete.
+    if os.geteuid() != 0 and found[0] != os.geteuid():
+        raise UserError(f"{OWNER_ENV}={wanted} names user {found[0]}, but only root can give files "
+                        f"away (you are user {os.geteuid()})", field=OWNER_ENV,
+                        fix=f"unset {OWNER_ENV}, or run through sudo")
+    return found
 
 
-def _tree(path: Path) -> list[Path]:
-    return [path, *path.rglob("*")] if path.is_dir() else [path]
+def _id(text: str, wanted: str, variable: str = OWNER_ENV) -> int:
+    if not text.isdigit():   # also refuses -1, which chown reads as "leave unchanged"
+        raise UserError(f"{variable}={wanted!r} is not uid:gid", field=variable,
+                        fix=f"set {variable} to numbers, e.g. {os.getuid()}:{os.getgid()}, or to workdir")
+    return int(text)
 
 
-def foreign(folders: list[Path]) -> list[Path]:
-    """The files and folders holding anything not owned by `owner()`."""
+def check_owner() -> None:
+    """Raise a UserError for a bad CURSUS_LOCAL_OWNER: at start-up, before anything runs."""
+    owner()
+
+
+def _tree(path: Path):
+    """`path` and everything under it, never following a symlink (not even `path` itself)."""
+    path = Path(path)
+    yield path
+    if path.is_symlink() or not path.is_dir():
+        return
+    for top, dirs, files in os.walk(path):   # os.walk does not descend into symlinked folders
+        for name in [*dirs, *files]:
+            yield Path(top) / name
+
+
+def existing(folders) -> Inodes:
+    """(st_dev, st_ino) of everything under `folders` now: what a job must not be handed over."""
+    found = set()
+    for folder in folders:
+        for path in _tree(folder):
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue
+            found.add((st.st_dev, st.st_ino))
+    return frozenset(found)
+
+
+def foreign(folders, keep: Inodes = frozenset()) -> list[Path]:
+    """Every entry under `folders` not owned by `owner()` and not in `keep`."""
     uid, gid = owner()
-    return [f for f in folders if f.exists() and any(
-        (st := p.lstat()).st_uid != uid or st.st_gid != gid for p in _tree(f))]
+    found = []
+    for folder in folders:
+        for path in _tree(folder):
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue
+            if (st.st_uid != uid or st.st_gid != gid) and (st.st_dev, st.st_ino) not in keep:
+                found.append(path)
+    return found
 
 
-def hand_over(folders: list[Path]) -> None:
-    """Give everything under `folders` to `owner()`; only root can, and only root needs to."""
+def hand_over(folders, keep: Inodes = frozenset()) -> None:
+    """Give what is under `folders` to `owner()`, but what `keep` lists; only root can, and only
+    root needs to. lchown: a symlink itself, never its target."""
     if os.geteuid() != 0:
         return
     uid, gid = owner()
-    for folder in foreign(folders):
-        for path in _tree(folder):
-            os.lchown(path, uid, gid)
+    for path in foreign(folders, keep):
+        os.lchown(path, uid, gid)
 
 
 def hand_over_run(run_dir: Path) -> None:
-    """A run folder, the runs folder itself and the caches beside it (root only; see hand_over)."""
-    runs = Path(run_dir).parent
-    hand_over([run_dir, runs / ".cache"])
-    if os.geteuid() == 0 and runs.exists():
-        os.lchown(runs, *owner())
+    """What the tool created for a run, and never what was there before (root only; see
+    hand_over): the run folder, each folder results.make_dir made (a new runs folder with the
+    folders made to hold it, a new cache), the runs folder's cache when that folder is the
+    caller's, and the cache root when it lies in the caller's home (`sudo -E`)."""
+    if os.geteuid() != 0 or owner()[0] == os.geteuid():   # root for root: nothing to walk
+        return
+    from .results import cache_root, made_dirs
+    runs, cache = Path(run_dir).parent, cache_root(make=False)
+    made = [f for f in made_dirs() if not cache.is_relative_to(f) or _owners(f.parent)]
+    hand_over([run_dir, *made])
+    if _owners(runs):
+        hand_over([runs / ".cache"])
+    if _owners(cache):   # what root wrote into the caller's own cache
+        hand_over([cache])
+
+
+def _owners(folder: Path) -> bool:
+    """`folder` is the owner's (not through a symlink). A cache made in root's own home
+    (plain sudo) is not theirs to have."""
+    try:
+        st = Path(folder).lstat()
+    except FileNotFoundError:
+        return False
+    return st.st_uid == owner()[0] and not Path(folder).is_symlink()

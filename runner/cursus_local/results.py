@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -16,23 +17,55 @@ def runs_dir(base: Path | None = None) -> Path:
     return Path(os.environ.get("CURSUS_LOCAL_RUNS") or (base or Path.cwd()) / DEFAULT_RUNS_DIR)
 
 
-def cache_root() -> Path:
-    """Where downloads and derived data are kept between runs ($CURSUS_LOCAL_CACHE)."""
-    return Path(os.environ.get("CURSUS_LOCAL_CACHE") or Path.home() / ".cache" / "cursus-local")
+def cache_root(make: bool = True) -> Path:
+    """Where downloads and derived data are kept between runs ($CURSUS_LOCAL_CACHE); made (see
+    make_dir) unless `make` is False."""
+    root = Path(os.environ.get("CURSUS_LOCAL_CACHE") or Path.home() / ".cache" / "cursus-local")
+    return make_dir(root) if make else root
+
+
+_made: list[Path] = []   # the outermost folder each make_dir call created, in this process
+
+
+def make_dir(path: Path) -> Path:
+    """mkdir -p `path`, remembering the outermost folder this created: under sudo, what the tool
+    made is handed back to the caller, and only that (ownership.hand_over_run)."""
+    path = Path(path).absolute()
+    outermost = outermost_missing(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if outermost is not None and outermost not in _made:
+        _made.append(outermost)
+    return path
+
+
+def outermost_missing(path: Path) -> Path | None:
+    """The first folder `mkdir -p path` would create (None: `path` is there)."""
+    path = Path(path).absolute()
+    return next((p for p in reversed([path, *path.parents]) if not os.path.lexists(p)), None)
+
+
+def made_dirs() -> list[Path]:
+    """The folders make_dir created, each the outermost of a path it made."""
+    return list(_made)
 
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
+def is_run_id(name: str) -> bool:
+    """`name` is one `new_run_id` made."""
+    return re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", name) is not None
+
+
 def step_dir(run_dir: Path, step: str) -> Path:
     return run_dir / step
 
 
-def write_json(path: Path, data: dict) -> Path:
+def write_json(path: Path, data: dict, indent: int | None = 2) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.write_text(json.dumps(data, indent=indent, default=str) + "\n")
     tmp.replace(path)
     return path
 

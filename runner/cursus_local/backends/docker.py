@@ -31,15 +31,17 @@ import threading
 import time
 from pathlib import Path
 
-from .. import ownership
+from .. import interrupts, ownership
 from ..errors import UserError
 from ..jobs import instance_types, training
 from ..jobs.base import Job
+from ..jobs.bindings import check_not_system, inside, mounted_notes
 from ..jobs.processing import describe
+from ..jobs.validation import container_path
 from ..links import link_file, link_tree
-from ..redact import redact_env, redact_text, secret_values, url_secrets
+from ..redact import Secrets
 from ..status import JobEvent, JobStatus
-from . import images
+from . import images, leftovers
 from .base import EventHandler, HostResult, JobResult
 from .cgroups import (
     SAMPLED,
@@ -59,6 +61,12 @@ from .inputs import (
 )
 
 EXIT_MESSAGE_BYTES = 1024
+# EnableNetworkIsolation on several hosts: an internal bridge (no forwarding, no NAT) on which the
+# host takes no address (inhibit_ipv4). `internal` alone leaves the host reachable at the bridge's
+# gateway address, and through it every address of the host (docker0's, its own). With no address
+# on the bridge, the containers' gateway is an address nobody holds: the job's hosts reach each
+# other and nothing else. IPv6 stays off in the containers (the engine's default).
+ISOLATED_BRIDGE = {"com.docker.network.bridge.inhibit_ipv4": "true"}
 STOP_GRACE_SECONDS = 10
 OOM_REASON = ("ClientError: {host} ran out of memory ({limit} GiB, the memory of {itype}). "
               "Please use an instance type with more memory, or reduce the size of job data "
@@ -76,6 +84,7 @@ class DockerBackend:
         self._cgroup_version: int | None = None
         self._cgroup_version_known = False
         self._lock = threading.Lock()
+        leftovers.sweep(self.client)   # every start cleans up after runners that died
 
     def image_id(self, uri: str) -> str:
         """The image's content id (pulled first if missing), asked of the engine once per URI."""
@@ -97,7 +106,8 @@ class DockerBackend:
         run = kind(self.client, job, workdir, on_event or (lambda event: None),
                    cancel or threading.Event(), cgroups, inputs)
         try:
-            return run.run()
+            with interrupts.shielded():   # a signal is acted upon where every container is known
+                return run.run()
         finally:
             if cgroups is not None and cgroups.unseen:   # our view is not the engine's: stop trying
                 with self._lock:
@@ -141,13 +151,13 @@ class _JobRun:
         self.max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
         self.inputs = inputs or WritableInputs(client, job.image, job.name, "overlay", "")
         self.hosts = [f"algo-{i}" for i in range(1, self.count + 1)]
-        # masked in the logs: secret-looking Environment values, and credentials in URLs (a proxy's,
-        # an index's) of the request's Environment and of the host settings in job.local_env
-        local_env = getattr(job, "local_env", {}) or {}
-        self.secrets = secret_values(request.get("Environment", {})) + secret_values(local_env) \
-            + url_secrets([*request.get("Environment", {}).values(), *local_env.values()])
+        # masked in every file and line we write: values under secret names (environment, job
+        # arguments, hyperparameters, job.local_env, --secret-env) and credentials in URLs
+        self.secrets = Secrets.of_job(job)
         self.containers: dict[str, object] = {}
         self.network = None
+        # on everything this job makes: which runner made it, so a sweep knows when it is an orphan
+        self.labels = leftovers.labels(job.name, workdir)
         self.results = {h: HostResult(h, log=workdir / "logs" / f"{h}.log") for h in self.hosts}
         self.threads: list[threading.Thread] = []
         self.exited = threading.Event()   # every container has exited
@@ -174,12 +184,16 @@ class _JobRun:
         try:
             self._create_network()
             for host in self.hosts:
+                self._stop_if_asked()
                 self.containers[host] = self._create_container(host, host_outputs[host])
+            interrupts.pause("start")
+            self._stop_if_asked()
             self.emit(JobEvent("status", "", JobStatus.IN_PROGRESS))
             started = time.time()
             for host, container in self.containers.items():
                 container.start()
                 self._watch(host, container)
+            interrupts.pause("run")
             timed_out = self._wait_all(started)
             ended = time.time()
             status, reason = self._verdict(timed_out)
@@ -187,7 +201,8 @@ class _JobRun:
             ended, status, reason = time.time(), JobStatus.FAILED, f"ClientError: {exc.explanation or exc}"
             self._stop_all()
         except KeyboardInterrupt:   # reported as Stopped; the caller sees result.interrupted
-            ended, status, reason = time.time(), JobStatus.STOPPED, "interrupted by the user (Ctrl-C)"
+            ended, status = time.time(), JobStatus.STOPPED
+            reason = f"interrupted by the user ({interrupts.signal_name(interrupts.received())})"
             self._stop_all(announce=True)
         finally:
             for thread in self.threads:
@@ -232,13 +247,13 @@ class _JobRun:
 
     def _job_result(self, info, status, reason, created, started, ended, notes, **extra) -> JobResult:
         """The Describe*Job-shaped `info` (its secrets masked) and what every kind reports beside it."""
-        info["Environment"] = redact_env(info.get("Environment", {}))
+        info = self.secrets.request(info)
         if status == JobStatus.STOPPED and reason:
             notes = [reason, *notes]
         return JobResult(status=status, describe=info,
                          duration_seconds=round((ended or time.time()) - (started or created), 3),
                          hosts=list(self.results.values()), outputs=dict(self.job.local_outputs),
-                         notes=notes, **extra)
+                         notes=self.secrets.data(notes), **extra)
 
     # --- containers -----------------------------------------------------------------------------
     def _environment(self, *layers: dict[str, str]) -> dict[str, str]:
@@ -259,13 +274,14 @@ class _JobRun:
         if self.count == 1:
             return
         self.network = self.client.networks.create(
-            f"cursus-{self.job.name}", driver="bridge", internal=self.isolated, labels={LABEL: self.job.name})
+            f"cursus-{self.job.name}", driver="bridge", internal=self.isolated,
+            labels=leftovers.labels(self.job.name), options=ISOLATED_BRIDGE if self.isolated else None)
 
     def _create_container(self, host: str, outputs: dict[str, Path]):
         memory = min(self.itype.memory_bytes, _host_memory())
         kwargs = dict(
             image=self.image, name=f"{self.job.name}-{host}"[:128], hostname=host,
-            labels={LABEL: self.job.name}, mem_limit=memory, memswap_limit=memory, detach=True,
+            labels=self.labels, mem_limit=memory, memswap_limit=memory, detach=True,
             # the engine's init as PID 1 passes the stop signal on: a plain script that never set a
             # SIGTERM handler ends at once, instead of after the engine's grace period
             init=True,
@@ -281,7 +297,14 @@ class _JobRun:
             kwargs["network_mode"] = "none"
         if self.cgroups is not None:   # the engine puts the container's cgroup under this one
             kwargs["cgroup_parent"] = self.cgroups.parent(host)
-        return self.client.containers.create(**kwargs)
+        container = self.client.containers.create(**kwargs)
+        interrupts.pause("create")
+        return container
+
+    def _stop_if_asked(self):
+        """Between engine calls: a signal (recorded while shielded) or `cancel` stops the job here."""
+        if self.cancel.is_set() or interrupts.requested():
+            raise KeyboardInterrupt
 
     def _watch(self, host: str, container):
         targets = [self._stream_logs]
@@ -298,7 +321,7 @@ class _JobRun:
 
     def _stream_logs(self, host: str, container):
         def write(raw: bytes):
-            line = redact_text(raw.decode(errors="replace"), self.secrets)
+            line = self.secrets.text(raw.decode(errors="replace"))
             log.write(line + "\n")
             self.emit(JobEvent("log", host, line))
 
@@ -387,8 +410,7 @@ class _JobRun:
             waiter.start()
         # short waits keep Ctrl-C and cancellation responsive; the last exit wakes us at once
         while not self.exited.wait(min(0.1, max(0.0, deadline - time.time()))):
-            if self.cancel.is_set():   # another thread's Ctrl-C (a pipeline run)
-                raise KeyboardInterrupt
+            self._stop_if_asked()   # a signal, or another thread's Ctrl-C (a pipeline run)
             if time.time() >= deadline:
                 self._stop_all(announce=True)
                 for waiter in waiters:
@@ -415,25 +437,54 @@ class _JobRun:
         return (JobStatus.FAILED, failures[0]) if failures else (JobStatus.COMPLETED, "")
 
     def _stop_all(self, announce: bool = False):
+        """Stop every container at once, each with the engine's grace period; a second interrupt
+        kills them without waiting for it."""
         if announce:
             self.emit(JobEvent("status", "", JobStatus.STOPPING))
-        for container in self.containers.values():
+
+        def stop(container):
             with already_gone():
                 container.stop(timeout=STOP_GRACE_SECONDS)
 
+        stoppers = [threading.Thread(target=stop, args=(c,), daemon=True) for c in self.containers.values()]
+        for stopper in stoppers:
+            stopper.start()
+        interrupts.pause("stop")
+        begun, told = time.time(), False
+        while any(s.is_alive() for s in stoppers):
+            if interrupts.hurried():
+                for container in self.containers.values():
+                    with already_gone():
+                        container.kill()
+                break
+            if not told and time.time() - begun > 0.5:   # a script that takes its grace period
+                count = len(self.containers)
+                interrupts.say(f"stopping {count} container{'s' * (count > 1)} of {self.job.name}… "
+                               "(interrupt again to kill at once)")
+                told = True
+            time.sleep(0.05)
+        for stopper in stoppers:
+            stopper.join()
+
     def _remove_all(self):
-        for container in self.containers.values():
-            with already_gone():
-                container.remove(force=True)
-        if self.network is not None:
-            with already_gone():
-                self.network.remove()
+        """Everything this runner made for this job, found by its labels rather than by what
+        `create` returned: nothing the engine made is missed, whatever cut an answer short."""
+        api, runner = self.client.api, self.labels[leftovers.RUNNER_LABEL]
+        mine = {"label": f"{LABEL}={self.job.name}"}
+        for found in api.containers(all=True, filters=mine):
+            if (found.get("Labels") or {}).get(leftovers.RUNNER_LABEL) == runner:
+                with already_gone():
+                    api.remove_container(found["Id"], force=True)
+        for found in api.networks(filters=mine) if self.count > 1 else []:
+            if (found.get("Labels") or {}).get(leftovers.RUNNER_LABEL) == runner:
+                with already_gone():
+                    api.remove_network(found["Id"])
 
     def _shard(self, name: str, source: Path, host: str) -> Path:
         """This host's share of the input's files: every N-th in key order, as hard links."""
         index = self.hosts.index(host)
         files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
-        shard = self._host_dir(host) / "shards" / name
+        shard = inside(self._host_dir(host) / "shards", name, field=f"inputs.{name}")
         if shard.exists():
             shutil.rmtree(shard)
         shard.mkdir(parents=True)
@@ -443,7 +494,7 @@ class _JobRun:
         return shard
 
     def _host_dir(self, host: str) -> Path:
-        return self.workdir / "hosts" / host
+        return inside(self.workdir / "hosts", host)
 
 
 class _ProcessingRun(_JobRun):
@@ -474,12 +525,22 @@ class _ProcessingRun(_JobRun):
 
     # --- folders and mounts ---------------------------------------------------------------------
     def _prepare_outputs(self) -> dict[str, dict[str, Path]]:
-        """Per host, OutputName -> the folder mounted for it (created now, owned by us)."""
+        """Per host, OutputName -> the folder mounted for it (created now, owned by us). What the
+        output folders hold already is recorded first: it is never handed over (a folder given
+        with --output keeps its files and their owners' names)."""
+        data_root = self.client.info().get("DockerRootDir", "")
+        for kind, paths in (("input", self.job.local_inputs), ("output", self.job.local_outputs)):
+            for name, path in paths.items():
+                check_not_system(Path(path).resolve(), f"{kind} {name}", self.job.step_file,
+                                 f"contract.{kind}s.{name}", f"--{kind} {name}=PATH outside {data_root}",
+                                 folders=(data_root,))
+        self.kept = ownership.existing(self.job.local_outputs.values())
         per_host = {}
         for host in self.hosts:
             per_host[host] = {}
             for name, final in self.job.local_outputs.items():
-                folder = final if self.count == 1 else self._host_dir(host) / "outputs" / name
+                folder = final if self.count == 1 else inside(self._host_dir(host) / "outputs", name,
+                                                              field=f"contract.outputs.{name}")
                 folder.mkdir(parents=True, exist_ok=True)
                 per_host[host][name] = folder
         return per_host
@@ -494,9 +555,10 @@ class _ProcessingRun(_JobRun):
             if s3.get("S3DataDistributionType") == "ShardedByS3Key" and self.count > 1:
                 source = self._shard(name, source, host)
             # writable, the upstream folder untouched; one object lands as LocalPath/<its name>
-            mounts.append(self.inputs.mount(host, name, [source], s3["LocalPath"], self._host_dir(host)))
-        for out in request["ProcessingOutputConfig"]["Outputs"]:
-            mounts.append(Mount(out["S3Output"]["LocalPath"], str(outputs[out["OutputName"]]),
+            mounts.append(self.inputs.mount(host, name, [source], container_path(s3["LocalPath"]),
+                                            self._host_dir(host)))
+        for out in request["ProcessingOutputConfig"]["Outputs"]:   # at the path validated: normalised
+            mounts.append(Mount(container_path(out["S3Output"]["LocalPath"]), str(outputs[out["OutputName"]]),
                                 type="bind", read_only=False))
         config_dir, message_dir = self._write_config(host)
         mounts.append(Mount("/opt/ml/config", str(config_dir), type="bind", read_only=True))
@@ -508,8 +570,7 @@ class _ProcessingRun(_JobRun):
         config_dir, message_dir = base / "config", base / "ml-output"   # /opt/ml/config, /opt/ml/output
         config_dir.mkdir(parents=True, exist_ok=True)
         message_dir.mkdir(parents=True, exist_ok=True)
-        request = dict(self.job.request)
-        request["Environment"] = redact_env(request.get("Environment", {}))
+        request = self.secrets.request(self.job.request)   # what the container needs is in its environment
         request["ProcessingJobArn"] = describe(self.job, status=JobStatus.IN_PROGRESS, created=time.time(),
                                                started=None, ended=None)["ProcessingJobArn"]
         resource = {
@@ -528,18 +589,18 @@ class _ProcessingRun(_JobRun):
         if self.count > 1:
             for name, final in self.job.local_outputs.items():
                 notes += _merge([(h, host_outputs[h][name]) for h in self.hosts], final)
+        for host in self.hosts:   # hard links to the input's own files: never to be handed over
+            shutil.rmtree(self._host_dir(host) / "shards", ignore_errors=True)
         owned = [*self.job.local_outputs.values(), self.workdir / "hosts"]
-        give_back(self.client, self.image, owned)
-        return notes
+        give_back(self.client, self.image, owned, keep=getattr(self, "kept", frozenset()))
+        return mounted_notes(self.job.notes) + notes
 
     def _exit_message(self) -> str:
-        for host in self.hosts:   # the first host that left a message
-            message = self._host_dir(host) / "ml-output" / "message"
-            if message.is_file():
-                with open(message, "rb") as handle:
-                    return redact_text(handle.read(EXIT_MESSAGE_BYTES).decode(errors="replace"),
-                                       self.secrets)
-        return ""
+        """The first host's message. Every host's message file is masked in place: the script
+        writes it through the /opt/ml/output mount, so it can only be masked once the job is over."""
+        messages = [_mask_file(self._host_dir(host) / "ml-output" / "message", self.secrets)
+                    for host in self.hosts]
+        return next((m.encode()[:EXIT_MESSAGE_BYTES].decode(errors="ignore") for m in messages if m is not None), "")
 
     def _result(self, status, reason, created, started, ended, notes) -> JobResult:
         info = describe(self.job, status=status, created=created, started=started, ended=ended,
@@ -599,7 +660,9 @@ class _TrainingRun(_JobRun):
         return ""
 
     def _prepare_outputs(self):
-        """Per host its /opt/ml/model and /opt/ml/output folders, created empty."""
+        """Per host its /opt/ml/model and /opt/ml/output folders, created empty. What the output
+        folders hold already is never handed over (see _ProcessingRun._prepare_outputs)."""
+        self.kept = ownership.existing(self.job.local_outputs.values())
         per_host = {}
         for host in self.hosts:
             base = self._host_dir(host)
@@ -678,12 +741,17 @@ class _TrainingRun(_JobRun):
             extra = "OutOfMemory: Process killed by SIGKILL (signal 9)" if result.exit_code == 137 else None
             text = training.failure_file_text(self._command(), result.exit_code, extra)
             with contextlib.suppress(OSError):
-                failure.write_text(text)
+                failure.write_text(self.secrets.text(text))
         # the toolkit exits 1 (DEFAULT_FAILURE_CODE) for a failed script: the service reports that
-        return redact_text(f"AlgorithmError: {text}, exit code: 1", self.secrets)[:1024]
+        return self.secrets.text(f"AlgorithmError: {text}, exit code: 1")[:1024]
 
     def _collect_outputs(self, host_outputs, status=""):
-        give_back(self.client, self.image, [*self.job.local_outputs.values(), self.workdir / "hosts"])
+        for host in self.hosts:   # hard links to the inputs' own files: never to be handed over
+            for scratch in ("placed-code", "shards"):
+                shutil.rmtree(self._host_dir(host) / scratch, ignore_errors=True)
+        # first: a plain user can read what root's containers wrote only once it is handed over
+        give_back(self.client, self.image, [*self.job.local_outputs.values(), self.workdir / "hosts"],
+                  keep=getattr(self, "kept", frozenset()))
         notes, self.artifacts = [], {}
         first = self.hosts[0]
         for other in self.hosts[1:]:
@@ -699,9 +767,15 @@ class _TrainingRun(_JobRun):
             target = self.job.local_outputs[self.job.data_output] / "output.tar.gz"
             pack_tar(host_outputs[first]["output"] / "data", target)
             self.artifacts["output.tar.gz"] = target
+        ownership.hand_over(list(self.artifacts.values()))   # packed by root, under sudo
         return notes
 
     def _result(self, status, reason, created, started, ended, notes) -> JobResult:
+        for host in self.hosts:   # the containers needed them as they were; they are gone now
+            _mask_file(self._host_dir(host) / "output" / "failure", self.secrets)
+            hyperparameters = self._host_dir(host) / "input-config" / "hyperparameters.json"
+            if hyperparameters.is_file():
+                hyperparameters.write_text(json.dumps(self.secrets.env(json.loads(hyperparameters.read_text()))))
         status = JobStatus(status)
         if status == JobStatus.STOPPED:
             secondary = "MaxRuntimeExceeded" if reason.startswith("MaxRuntime") else "Stopped"
@@ -712,6 +786,17 @@ class _TrainingRun(_JobRun):
                                  failure_reason=reason if status == JobStatus.FAILED else "")
         return self._job_result(info, status, reason, created, started, ended, notes,
                                 artifacts=dict(getattr(self, "artifacts", {})))
+
+
+def _mask_file(path: Path, secrets: Secrets) -> str | None:
+    """The text of a file a container wrote, rewritten with its secrets masked (None: no file)."""
+    if not path.is_file():
+        return None
+    text = path.read_bytes().decode(errors="replace")
+    masked = secrets.text(text)
+    if masked != text:
+        path.write_text(masked)
+    return masked
 
 
 def _exec_failure(container, exit_code: int) -> str:
@@ -739,32 +824,51 @@ def pack_tar(folder: Path, target: Path) -> None:
 
 
 def _merge(sources: list[tuple[str, Path]], final: Path) -> list[str]:
-    """Hard-link every host's output files into `final`; a clash keeps both (suffix .algo-N)."""
+    """Hard-link every host's output files into `final`; a clash keeps both (suffix .algo-N).
+    One note per host that clashed, however many files did: a note per file would flood the
+    summary and result.json when every host writes the same names."""
     notes = []
     final.mkdir(parents=True, exist_ok=True)
     for host, folder in sources:
+        clashes = []
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             target = final / path.relative_to(folder)
             if target.exists():
-                clash = target.with_name(f"{target.stem}.{host}{target.suffix}")
-                notes.append(f"{host} also wrote {target.relative_to(final)}: kept as {clash.name}")
-                target = clash
+                clashes.append(target)
+                target = target.with_name(f"{target.stem}.{host}{target.suffix}")
             link_file(path, target)
+        if clashes:
+            shown = ", ".join(str(c.relative_to(final)) for c in clashes[:5])
+            notes.append(f"{host} also wrote {len(clashes)} file(s) another host wrote: its copies are kept "
+                         f"beside them as <name>.{host}.<ext> ({'first 5' if len(clashes) > 5 else 'all'}: "
+                         f"{shown})")
     return notes
 
 
-def give_back(client, image: str, folders: list[Path]):
-    """Make every file the containers wrote (as root) belong to the invoking user."""
+def give_back(client, image: str, folders: list[Path], keep: ownership.Inodes = frozenset()):
+    """Make every file the containers wrote (as root) belong to the invoking user: each entry the
+    job made, itself (a symlink, not its target); never one `keep` lists (there before the job)."""
     if os.geteuid() == 0:
-        return ownership.hand_over(folders)
-    todo = ownership.foreign(folders)
+        return ownership.hand_over(folders, keep)
+    folders = [Path(f) for f in folders if Path(f).is_dir() and not Path(f).is_symlink()]
+    todo = ownership.foreign(folders, keep)
     if not todo:
         return
     uid, gid = ownership.owner()
-    from docker.types import Mount  # not root here: let a short container do it
-    mounts = [Mount(f"/give-back/{i}", str(f), type="bind") for i, f in enumerate(todo)]
-    client.containers.run(image, entrypoint=["chown", "-R", f"{uid}:{gid}", "/give-back"],
-                          command=[], mounts=mounts, network_mode="none", remove=True, user="0")
+    import tempfile
+
+    from docker.types import Mount
+    # not root here: a short container does it, entry by entry
+    mounts = [Mount(f"/give-back/{i}", str(f), type="bind") for i, f in enumerate(folders)]
+    inner = [next(f"/give-back/{i}/{p.relative_to(f)}" for i, f in enumerate(folders) if p.is_relative_to(f))
+             for p in todo]
+    with tempfile.TemporaryDirectory(prefix="cursus-give-back-") as scratch:
+        listing = Path(scratch) / "entries"
+        listing.write_bytes(b"".join(os.fsencode(p) + b"\0" for p in inner))
+        mounts.append(Mount("/give-back-entries", str(listing), type="bind", read_only=True))
+        chown = f"xargs -0 -r chown -h {uid}:{gid} < /give-back-entries"
+        client.containers.run(image, entrypoint=["sh", "-c", chown],
+                              command=[], mounts=mounts, network_mode="none", remove=True, user="0")
 
 
 def _host_memory() -> int:

@@ -11,8 +11,10 @@ import shutil
 from pathlib import Path
 
 from ..jobs import training
+from ..jobs.bindings import inside
 from ..links import link_file
-from .images import LABEL, already_gone, docker_errors
+from . import leftovers
+from .images import already_gone, docker_errors
 
 INPUT_MODE_ENV = "CURSUS_LOCAL_INPUTS"   # overlay | copy: how inputs are made writable
 
@@ -40,7 +42,7 @@ class WritableInputs:
               is_code: bool = False):
         """The Mount of input `name` at `target`: `layers` top first (a file: a folder holding it)."""
         from docker.types import Mount
-        base = host_dir / "inputs" / training.safe_name(name)
+        base = inside(host_dir / "inputs", training.safe_name(name))   # safe_name lets '..' through
         if base.exists():
             remove_as_root(self.client, self.image, [base])
         base.mkdir(parents=True)
@@ -59,7 +61,7 @@ class WritableInputs:
             volume = self.client.volumes.create(
                 name=f"cursus-{training.safe_name(self.job_name)}-{host}-{training.safe_name(name)}-"
                      f"{secrets.token_hex(3)}"[:200],
-                driver="local", labels={LABEL: self.job_name},
+                driver="local", labels=leftovers.labels(self.job_name),
                 driver_opts={"type": "overlay", "device": "overlay",
                              "o": f"lowerdir={':'.join(str(p) for p in lowers)},"
                                   f"upperdir={base / 'upper'},workdir={base / 'work'}"})
@@ -141,7 +143,7 @@ def overlay_probe(client, image: str, workdir: Path) -> str:
             (base / sub).mkdir(parents=True)
         (base / "lower" / "f").write_text("lower")
         volume = client.volumes.create(
-            name=f"cursus-overlay-probe-{secrets.token_hex(4)}", driver="local", labels={LABEL: "probe"},
+            name=f"cursus-overlay-probe-{secrets.token_hex(4)}", driver="local", labels=leftovers.labels("probe"),
             driver_opts={"type": "overlay", "device": "overlay",
                          "o": f"lowerdir={base / 'lower'},upperdir={base / 'upper'},workdir={base / 'work'}"})
         out = client.containers.run(image, entrypoint=["sh", "-c", "echo upper > /m/f && cat /m/f"],

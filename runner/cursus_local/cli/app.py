@@ -4,7 +4,9 @@ The command modules (pipeline, testing, s3) decorate `app` from here; `cli/__ini
 so that they register. This module imports none of them, so there is no cycle.
 
 Exit codes: 0 passed, 1 a step or check failed (the commands say so), 2 bad input (`UserError`),
-130 Ctrl-C. Only typer and the error type are imported here: every command pays for the start-up.
+128 + the signal's number when interrupted: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP, all
+three handled alike (`interrupts`). Only typer, the error type and `interrupts` are imported here:
+every command pays for the start-up.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import typer
 from typer.core import TyperGroup
 
+from .. import interrupts
 from ..errors import UserError
 
 
@@ -22,14 +25,28 @@ class _Commands(TyperGroup):
     130 before `main` could see it, and because tests that invoke `app` directly get it too."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except UserError as exc:
-            _to_stderr("[bold red]error:[/]", str(exc))
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            _to_stderr("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
+        with interrupts.handled(lambda text: _to_stderr("[yellow]interrupted:[/]", text)):
+            try:
+                done = super().invoke(ctx)
+            except UserError as exc:
+                _to_stderr("[bold red]error:[/]", str(exc))
+                raise typer.Exit(2) from None
+            except KeyboardInterrupt:   # SIGTERM and SIGHUP too (interrupts.Interrupted)
+                raise _interrupted() from None
+            except typer.Exit:   # a command that wrapped up after a signal: summary, result files
+                if interrupts.requested():
+                    raise _interrupted() from None
+                raise
+            if interrupts.requested():
+                raise _interrupted()
+            return done
+
+
+def _interrupted() -> typer.Exit:
+    """The last line says so, whichever signal it was; the exit code says which."""
+    signum = interrupts.received()
+    _to_stderr("[yellow]interrupted[/]", f"({interrupts.signal_name(signum)})" if signum else "")
+    return typer.Exit(interrupts.exit_code())
 
 
 def _to_stderr(label: str, message: str = "") -> None:
@@ -40,13 +57,23 @@ def _to_stderr(label: str, message: str = "") -> None:
 
 
 app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True,
-                  pretty_exceptions_enable=False,
+                  pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]},
                   help="Run Cursus pipeline scripts in their SageMaker Processing images, locally.")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+        typer.echo(f"cursus-local {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root():
+def _root(version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit")):
     """Run Cursus pipeline scripts in their SageMaker Processing images, locally."""
+    from ..ownership import check_owner
+    check_owner()   # a bad CURSUS_LOCAL_OWNER is exit 2 before anything starts, not after a run
 
 
 def main() -> None:

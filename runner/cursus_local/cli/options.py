@@ -22,6 +22,8 @@ TO_HELP = "NODE: run it and what comes before it"
 WHEELHOUSE_HELP = ("Folder of wheels every job's pip may install from (mounted read-only, PIP_FIND_LINKS; "
                    "default $CURSUS_LOCAL_WHEELHOUSE)")
 PIP_OFFLINE_HELP = "With --wheelhouse: pip uses nothing else (PIP_NO_INDEX)"
+SECRET_ENV_HELP = ("NAME: mask the value of this environment variable or job argument in every file and "
+                   "output, as names like *PASSWORD*, *TOKEN*, *SECRET* are. Repeatable")
 
 
 def bind_dag(dag, *, code=None, input=None, env=None, job_arg=None, provide=None, skip=None,

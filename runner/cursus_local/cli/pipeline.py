@@ -24,6 +24,7 @@ from .options import (
     PIP_OFFLINE_HELP,
     PROVIDE_HELP,
     RUNS_HELP,
+    SECRET_ENV_HELP,
     SKIP_HELP,
     STEP_SCENARIO_HELP,
     STEPS_DIR_HELP,
@@ -47,22 +48,30 @@ def run_step_command(
     instance_count: Optional[int] = typer.Option(None, help="Hosts algo-1..algo-N"),
     shard: Optional[List[str]] = typer.Option(None, help="Input NAME to split by S3 key (ShardedByS3Key)"),
     max_runtime: Optional[int] = typer.Option(None, help="MaxRuntimeInSeconds"),
-    network_isolation: Optional[bool] = typer.Option(None, "--network-isolation/--network",
-                                                     help="EnableNetworkIsolation"),
+    network_isolation: Optional[bool] = typer.Option(None, "--network-isolation/--no-network-isolation",
+                                                     help="EnableNetworkIsolation (default: the step file's)"),
     wheelhouse: Optional[Path] = typer.Option(None, help=WHEELHOUSE_HELP),
     pip_offline: bool = typer.Option(False, "--pip-offline", help=PIP_OFFLINE_HELP),
+    secret_env: Optional[List[str]] = typer.Option(None, "--secret-env", help=SECRET_ENV_HELP),
     scenario: Path = typer.Option(Path("."), help=STEP_SCENARIO_HELP),
     runs_dir: Optional[Path] = typer.Option(None, help=RUNS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't echo the container log"),
 ):
     """Run one script in its processing image, exactly as SageMaker Processing runs it."""
     from .. import ownership, results
-    from ..jobs.contracts import find_step, load_step
+    from ..fields import Fields
+    from ..jobs.contracts import check_instance_type, check_run_limit, find_step, load_step, require_channel
     from ..jobs.build import build
     from ..jobs.processing import RunOptions
     from ..status import JobStatus
 
     loaded = load_step(find_step(step, [scenario, Path.cwd()]))
+    if instance_type is not None:
+        check_instance_type(loaded, instance_type, "--instance-type")
+    check_run_limit(loaded, "InstanceCount", instance_count, "--instance-count")
+    check_run_limit(loaded, "MaxRuntimeInSeconds", max_runtime, "--max-runtime")
+    for name in shard or ():
+        require_channel(loaded, "inputs", name, "--shard", Fields(loaded.file))
     options = RunOptions(
         inputs={k: str(Path(v)) if "://" not in v else v for k, v in pairs(input, "--input").items()},
         outputs=pairs(output, "--output"), env=pairs(env, "--env"),
@@ -70,7 +79,7 @@ def run_step_command(
         image=image, instance_type=instance_type, instance_count=instance_count,
         max_runtime_seconds=max_runtime, network_isolation=network_isolation,
         sharded_inputs=tuple(shard or ()), wheelhouse=str(wheelhouse) if wheelhouse else None,
-        pip_offline=pip_offline)
+        pip_offline=pip_offline, secret_env=tuple(secret_env or ()))
     run_dir = (runs_dir or results.runs_dir(scenario)).resolve() / results.new_run_id()
     folder = run_dir / loaded.name
     job = build(loaded, options, folder / "output")   # bad input fails here, before the engine
@@ -109,6 +118,7 @@ def run_pipeline_command(
     to: Optional[str] = typer.Option(None, "--to", help=TO_HELP),
     wheelhouse: Optional[Path] = typer.Option(None, help=WHEELHOUSE_HELP),
     pip_offline: bool = typer.Option(False, "--pip-offline", help=PIP_OFFLINE_HELP),
+    secret_env: Optional[List[str]] = typer.Option(None, "--secret-env", help=SECRET_ENV_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Preflight only: every node resolved, its kind, "
                                  "image and request; nothing starts (exit 0, or 2 on a problem)"),
 ):
@@ -120,6 +130,7 @@ def run_pipeline_command(
     dag = bind_dag(load_dag(dag_file, tuple(steps_dir or ())), code=code, input=input, env=env,
                    job_arg=job_arg, provide=provide, skip=skip, only=only, from_=from_, to=to, wheelhouse=wheelhouse,
                    pip_offline=pip_offline)
+    dag.secret_env = tuple(secret_env or ())
     runs = runs_dir or results.runs_dir(dag_file.parent)
     if dry_run:
         from ..pipeline.preflight import inspect

@@ -455,6 +455,9 @@ def print_suggested_suite(suite: dict, path: Path) -> None:
     for column, items in by_column.items():
         table.add_row(escape(column), escape("; ".join(items)))
     console.print(table)
+    if layout := suite["meta"].get("cursus_local"):
+        console.print(escape(f"splits (rows at least): {layout.get('splits')}; files: "
+                             f"{layout.get('file_patterns')}; encoding: {layout.get('encoding')}"))
     console.print(f"wrote [bold]{escape(str(path))}[/]: edit it, then name it in the step file under "
                   "`suites: {outputs: {<output>: <file>}}` (or `inputs:` of its consumer)")
 
@@ -468,6 +471,8 @@ def _describe(e: dict) -> str:
             "column_values_to_be_between": lambda: f"between {k.get('min_value')} and {k.get('max_value')}",
             "column_values_to_be_unique": lambda: "unique",
             "table_columns_to_match_ordered_list": lambda: f"columns {k.get('column_list')}",
+            "table_columns_to_match_set": lambda: f"has columns {k.get('column_set')}",
+            "column_values_to_match_regex": lambda: f"matches {k.get('regex')}",
             "table_row_count_to_be_between": lambda: f"rows >= {k.get('min_value')}",
             }.get(kind, lambda: kind)()
     return text if e.get("severity", "critical") == "critical" else f"{text} [{e['severity']}]"

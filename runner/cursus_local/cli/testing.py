@@ -126,7 +126,7 @@ def generate_data_command(
 ):
     """Write synthetic data a script can read: from its input suites (or --suite) and scenario
     parameters, in the layout of its sample data."""
-    from .. import ownership
+    from .. import ownership, results
     from ..unit import config as scenario_config
     from ..unit.inputs import generate
     from . import render
@@ -135,22 +135,25 @@ def generate_data_command(
     if from_scenario:
         case = scenario_config.scenario_case(config or scenario_config.default_config(scenario), scenario,
                                              script, from_scenario)
+    made = results.outermost_missing(out)     # handed over whole: all of it is new
+    kept = ownership.existing([out])           # a folder that was there keeps its owner
     generated = generate(out, scenario_dir=scenario, script=script, suite=suite, input=input, rows=rows,
                          seed=seed, params=yaml_pairs(param, "--param"), case=case, format=format,
                          shards=shards, splits=splits, check=check)
-    ownership.hand_over([out])
+    ownership.hand_over([made or out], kept)
     render.print_generated(generated)
 
 
 @app.command("suggest-suite")
 def suggest_suite_command(
-    data: Path = typer.Argument(..., help="An observed output: file, folder of shards or of splits"),
+    data: List[Path] = typer.Argument(..., help="Good outputs of one step (file, folder of shards "
+                                      "or of splits); several: the suite is their union"),
     out: Optional[Path] = typer.Option(None, help="Suite file to write (default: <name>.suite.json; - prints it)"),
     name: Optional[str] = typer.Option(None, help="Suite name (default: the folder's name)"),
     max_rows: int = typer.Option(200_000, min=1, help="Rows profiled (a seeded sample beyond that)"),
     margin: float = typer.Option(0.1, min=0, help="Ranges widened by this fraction of their span"),
 ):
-    """Draft a Great Expectations suite from real output, to edit and commit."""
+    """Draft a Great Expectations suite from real output (one or more good runs), to edit and commit."""
     import json
 
     from .. import ownership

@@ -181,6 +181,43 @@ def _required_kwargs(kind: str) -> list[str]:
     return needed + ([specific[kind]] if kind in specific else [])
 
 
+def suite_columns(suite: dict, severity: str = "critical") -> list[str]:
+    """Every column the suite's expectations of this severity name."""
+    names = []
+    for e in suite["expectations"]:
+        if e.get("severity", "critical") != severity:
+            continue
+        kwargs = e.get("kwargs") or {}
+        names += [kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
+        names += [c for c in kwargs.get("column_list") or [] if isinstance(c, str)]
+    return list(dict.fromkeys(names))
+
+
+def check_given_data(data_path: str | Path, suite_path: str | Path | None, field: str) -> None:
+    """Data the user gave (an input from outside the DAG), before anything runs:
+    there is some, and with a suite, it reads as a table (CSV, TSV, Parquet or JSON) holding rows
+    and every column the suite names. Its values are the suite's to judge, when the run checks it."""
+    datasets.check_not_empty(data_path)
+    if suite_path is None:
+        return
+    suite = load_suite(suite_path)
+    try:
+        tables = datasets.read_splits(data_path)
+    except UserError as exc:
+        raise UserError(f"{exc.message} (read for the suite {Path(suite_path).name})", file=exc.file,
+                        field=field, fix=exc.fix) from None
+    for split, table in tables.items():
+        where = f"{data_path}/{split}" if split else str(data_path)
+        if table.num_rows == 0:
+            raise UserError("no rows (a header at most)", file=where, field=field,
+                            fix="give data with at least one row")
+        if missing := [c for c in suite_columns(suite) if c not in table.column_names]:
+            raise UserError(f"no column(s) {missing} that the suite {Path(suite_path).name} checks "
+                            f"(critical); the "
+                            f"data has {table.column_names[:20]}", file=where, field=field,
+                            fix="point at the data this input expects (header row included), or fix the suite")
+
+
 # ---------------------------------------------------------------- results
 
 
@@ -226,20 +263,40 @@ class CheckResult:
 
 def validate(suite: dict | str | Path, data_path: str | Path, *, max_rows: int | None = 200_000,
              seed: int = 0) -> CheckResult:
-    """Run `suite` against the data at `data_path`, each split on its own."""
+    """Run `suite` against the data at `data_path`, each split on its own, plus the suite's file
+    and split expectations (`layout_checks`). It never raises for the data: a file that can't
+    be read, or an error while validating, is a failed critical result with its cause. A
+    malformed suite raises UserError."""
+    from . import layout_checks
+
     suite = check_suite(suite) if isinstance(suite, dict) else load_suite(suite)
     started = time.perf_counter()
-    tables = datasets.read_splits(data_path)
+    try:
+        results = [_layout_result(p) for p in layout_checks.file_problems(suite, data_path)]
+    except Exception:   # noqa: BLE001 - a folder that can't be listed: reading says why
+        results = []
+    try:
+        tables = datasets.read_splits(data_path)
+    except Exception as exc:   # noqa: BLE001 - whatever it is, the check fails with its cause
+        tables = {}
+        if not any(r.type == "text_encoding" for r in results):   # else that is the cause
+            causes = _encoding_causes(data_path)   # a UTF-16 file reads as "binary content"
+            results += causes or [_error_result("data_readable", "", exc)]
     read_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    gx_suite = _gx_suite(suite)
-    results, total, sampled, methods = [], 0, 0, set()
+    total, sampled, methods = 0, 0, set()
+    gx_suite = _gx_suite(suite)   # a malformed suite is bad input (UserError), not a data problem
     for split, table in tables.items():
         part, info = datasets.sample(table, max_rows, seed)
         total, sampled = total + info.total_rows, sampled + info.sample_rows
         methods.add(info.method)
-        results += _validate_split(suite, gx_suite, part, info.total_rows, split)
+        try:
+            results += _validate_split(suite, gx_suite, part, info.total_rows, split)
+        except Exception as exc:   # noqa: BLE001
+            results.append(_error_result("suite_runs", split, exc))
+    results += [_layout_result(p) for p in layout_checks.row_problems(
+        suite, {split: table.num_rows for split, table in tables.items()})]
     status = verdict(results)
     return CheckResult(
         suite=suite["name"], data_path=str(data_path), status=status,
@@ -248,6 +305,35 @@ def validate(suite: dict | str | Path, data_path: str | Path, *, max_rows: int |
         sample_rows=sampled, sample_method=" / ".join(sorted(methods)),
         read_seconds=round(read_seconds, 3),
         validate_seconds=round(time.perf_counter() - started, 3))
+
+
+def _encoding_causes(data_path) -> list[ExpectationResult]:
+    """Why data that failed to read can't be read, if it is its encoding."""
+    from . import layout_checks
+
+    try:
+        return [_layout_result(p) for p in layout_checks.encoding_problems(data_path)]
+    except Exception:   # noqa: BLE001 - the read error then says what it can
+        return []
+
+
+def _layout_result(problem) -> ExpectationResult:
+    """A failed file or split expectation (`layout_checks.Problem`), critical."""
+    return ExpectationResult(type=problem.check, column=None,
+                             kwargs={"file": problem.file} if problem.file else {},
+                             severity="critical", success=False, split=problem.split,
+                             observed_value=problem.observed, message=problem.message)
+
+
+def _error_result(check: str, split: str, exc: Exception) -> ExpectationResult:
+    """An error while reading or validating, as a failed critical result that says why."""
+    if isinstance(exc, UserError):
+        where = f"{exc.file}: " if exc.file else ""
+        message = f"{where}{exc.message}" + (f" (fix: {exc.fix})" if exc.fix else "")
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    return ExpectationResult(type=check, column=None, kwargs={}, severity="critical",
+                             success=False, split=split, message=message)
 
 
 def verdict(results: list[ExpectationResult]) -> Verdict:
@@ -276,7 +362,28 @@ def _batch_definition():
     return asset.add_batch_definition_whole_dataframe("whole")
 
 
-def _gx_suite(suite: dict):
+def check_expectations(path: str | Path) -> dict:
+    """A suite file loaded, with each expectation's kwargs checked by GX itself (names, types, and
+    how they fit together), so a bad one is found before the data it would check exists."""
+    suite = load_suite(path)
+    # importing GX takes seconds: a suite GX accepted once is not asked again until it changes
+    import hashlib
+    from importlib.metadata import version
+
+    from ..results import cache_root
+    digest = hashlib.blake2b(json.dumps(suite, sort_keys=True).encode(), digest_size=16).hexdigest()
+    accepted = cache_root() / "suites-accepted" / f"gx-{version('great_expectations')}-{digest}"
+    if not accepted.exists():
+        _gx_suite(suite, str(path))
+        try:
+            accepted.parent.mkdir(parents=True, exist_ok=True)
+            accepted.touch()
+        except OSError:   # a read-only home: check again next time
+            pass
+    return suite
+
+
+def _gx_suite(suite: dict, file: str | None = None):
     """The GX suite for the expectations GX runs (all but LOCAL_CHECKS); None if there are none."""
     todo = [(i, e) for i, e in enumerate(suite["expectations"]) if e["type"] not in LOCAL_CHECKS]
     if not todo:
@@ -294,7 +401,7 @@ def _gx_suite(suite: dict):
                 type=e["type"], kwargs=e["kwargs"], meta={**e.get("meta", {}), INDEX_KEY: i},
                 severity=e["severity"]).to_domain_obj())
         except (ValueError, ExpectationNotFoundError) as error:  # pydantic errors are ValueErrors
-            raise UserError(f"invalid expectation {e['type']}: {error}", file=suite["name"],
+            raise UserError(f"invalid expectation {e['type']}: {error}", file=file or suite["name"],
                             field=f"expectations[{i}]",
                             fix="fix its kwargs (see the GX docs for this expectation)") from None
     return gx.ExpectationSuite(name=suite["name"], expectations=expectations)
@@ -359,8 +466,25 @@ def _fill_from_gx(result: ExpectationResult, gx_result) -> None:
         of = "of rows are null" if nulls else "of non-null values fail"
         where = f"column {result.column!r}: " if result.column else ""
         result.message = f"{where}{result.unexpected_count} ({result.unexpected_percent:.2f}% {of}){shown}"
+    elif isinstance(result.observed_value, list) and result.type in COLUMN_SET_EXPECTATIONS:
+        result.message = _columns_message(result.kwargs, result.observed_value)
     else:
         result.message = f"observed {result.observed_value!r}"
+
+
+COLUMN_SET_EXPECTATIONS = ("expect_table_columns_to_match_set",
+                           "expect_table_columns_to_match_ordered_list")
+
+
+def _columns_message(kwargs: dict, observed: list) -> str:
+    """Which columns are missing, extra or out of order, rather than the whole list."""
+    expected = kwargs.get("column_set") or kwargs.get("column_list") or []
+    missing = [c for c in expected if c not in observed]
+    extra = [c for c in observed if c not in expected]
+    parts = [f"missing column(s) {missing}" if missing else "",
+             f"extra column(s) {extra}" if extra and kwargs.get("exact_match", True) else ""]
+    text = "; ".join(p for p in parts if p)
+    return text or f"columns in another order: {observed}, expected {expected}"
 
 
 def _check_type(result: ExpectationResult, frame: pd.DataFrame, _rows: int) -> None:

@@ -168,6 +168,15 @@ def _existing(path: str | Path) -> Path:
     return path
 
 
+def check_not_empty(path: str | Path) -> None:
+    """A file, or a folder holding at least one file that is not junk (at any depth)."""
+    path = _existing(path)
+    if path.is_dir() and not any(p.is_file() and not is_junk(p.relative_to(path).as_posix(), p.stat().st_size)
+                                 for p in path.rglob("*")):
+        raise UserError("the folder holds no data (_SUCCESS, .crc, hidden and empty files are ignored)",
+                        file=str(path), fix="point at the folder that holds the data, or put the data there")
+
+
 def _shards(folder: Path) -> list[Path]:
     files = _data_files(folder)
     if not files:

@@ -22,6 +22,7 @@ class Job:
     local_env: dict[str, str] = field(default_factory=dict)
     local_mounts: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)     # what preflight should tell the user
+    secret_names: tuple[str, ...] = ()                 # --secret-env: more names to mask (redact)
     kind: ClassVar[str] = ""          # "Processing", "Training": names the request's fields
 
     @property

@@ -17,8 +17,7 @@ def build(step: Step, options: RunOptions, output_root: Path) -> Job:
     A step whose `registry.sagemaker_step_type` is Training, or whose `compute.kind` is `estimator`,
     is a CreateTrainingJob request (script mode, as the SDK's Framework estimator makes it); every
     other step a CreateProcessingJob request, but a CreateModel step (no container: see create_model)."""
-    if is_model_step(step):
-        return build_model_job(step, options, output_root)
-    if is_training_step(step):
-        return build_training_job(step, options, output_root)
-    return build_job(step, options, output_root)
+    kind = build_model_job if is_model_step(step) else build_training_job if is_training_step(step) else build_job
+    job = kind(step, options, output_root)
+    job.secret_names = tuple(options.secret_env)
+    return job

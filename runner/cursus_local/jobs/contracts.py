@@ -11,6 +11,7 @@ in the file (`spec:`, `registry:`, `patterns:` ...) is kept in `Step.raw`.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,12 +94,80 @@ def load_step(path: str | Path) -> Step:
     if not path.is_file():
         raise UserError("no such step file", file=str(path),
                         fix="pass a path to a *.step.yaml file, or a step name found in ./steps/")
-    return parse_step(yamlfile.load(path.read_text(), file=str(path)) or {}, path)
+    return parse_step(step_document(path) or {}, path)
+
+
+def step_document(path: Path) -> Any:
+    """The YAML document of a step file; a file that can't be read as UTF-8 text is a UserError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the step file: {exc}", file=str(path), field="(file)",
+                        fix="save it as UTF-8 YAML text, or move it out of the steps folder") from None
+    return yamlfile.load(text, file=str(path))
+
+
+# The keys a step file may have, per level: Cursus's interface keys and our additions. A typo
+# (`suite:` for `suites:`) would otherwise drop what it meant, silently.
+STEP_KEYS = {
+    "": ("name", "step_type", "node_type", "description", "registry", "compute", "contract", "spec",
+         "patterns", "variants", "local", "suites"),
+    "registry": ("sagemaker_step_type", "description", "requires", "config_class", "builder_step_name",
+                 "spec_type", "job_types"),
+    "compute": ("kind", "sdk_class", "framework_version", "framework_version_field",
+                "framework_version_default", "py_version", "py_version_field", "retrieve_image",
+                "retrieve_framework", "lock_training_region", "image", "image_uri_field",
+                "container_entrypoint", "instance_type", "instance_count", "volume_size_in_gb",
+                "max_runtime_in_seconds", "enable_network_isolation"),
+    "contract": ("entry_point", "inputs", "outputs", "arguments", "job_arguments", "env_vars",
+                 "framework_requirements", "description", "source_dir", "input_source_overrides",
+                 "include_job_type_in_path", "circular_ref_check"),
+    "contract.inputs.*": ("path", "required", "channels", "description"),
+    "contract.outputs.*": ("path", "description"),
+    "contract.env_vars": ("required", "optional"),
+    "contract.job_arguments[]": ("flag", "source", "default", "description"),
+    "local": ("code", "inputs", "outputs", "env", "job_arguments"),
+    "suites": ("inputs", "outputs"),
+    "spec": ("step_type", "node_type", "dependencies", "outputs"),
+    "spec.dependencies.*": ("logical_name", "type", "dependency_type", "required", "compatible_sources",
+                            "semantic_keywords", "data_type", "description"),
+    "spec.outputs.*": ("logical_name", "type", "output_type", "property_path", "data_type", "description",
+                       "aliases", "semantic_keywords"),
+    "variants.*": ("step_type", "description", "spec", "contract", "patterns"),
+}
+
+
+def _check_keys(f: Fields, doc: dict) -> None:
+    """Every key at every level of the step file is one we know (`*`: each entry of a mapping,
+    `[]`: each item of a list); a section of another shape is left to its own check."""
+    for level, allowed in STEP_KEYS.items():
+        for where, section in _sections(doc, level.split(".") if level else [], ""):
+            if isinstance(section, dict):
+                # a Cursus interface may hold a value under the config field it names itself
+                named = [v for k, v in section.items() if k.endswith("_field") and isinstance(v, str)] \
+                    if level == "compute" else []
+                f.known_keys(section, (*allowed, *named), where)
+
+
+def _sections(value: Any, parts: list[str], where: str):
+    if not parts:
+        yield where, value
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "*" and isinstance(value, dict):
+        for key, item in value.items():
+            yield from _sections(item, rest, f"{where}.{key}")
+    elif head.endswith("[]") and isinstance(value, dict) and isinstance(value.get(head[:-2]), list):
+        for i, item in enumerate(value[head[:-2]]):
+            yield from _sections(item, rest, f"{where}.{head[:-2]}[{i}]".lstrip("."))
+    elif isinstance(value, dict) and head in value:
+        yield from _sections(value[head], rest, f"{where}.{head}".lstrip("."))
 
 
 def parse_step(doc: Any, path: Path) -> Step:
     f = Fields(path)
     f.mapping(doc, "(top level)", "a step file is a mapping with a `contract:` section", required=True)
+    _check_keys(f, doc)
     contract = f.mapping(doc.get("contract"), "contract",
                          "add a `contract:` section with entry_point, inputs, outputs, env_vars",
                          required=True)
@@ -134,7 +203,8 @@ def parse_step(doc: Any, path: Path) -> Step:
         instance_count=count("instance_count", 1),
         volume_size_gb=count("volume_size_in_gb", 30),
         max_runtime_seconds=count("max_runtime_in_seconds", DEFAULT_MAX_RUNTIME),
-        network_isolation=bool(compute.get("enable_network_isolation", False)),
+        network_isolation=_bool(f, compute.get("enable_network_isolation", False),
+                                "compute.enable_network_isolation"),
         local=_local_section(f, doc.get("local")),
         raw=doc,
     )
@@ -142,6 +212,8 @@ def parse_step(doc: Any, path: Path) -> Step:
                        "write `suites: {inputs: {name: file.json}, outputs: {...}}`")
     step.input_suites = _suite_paths(f, suites.get("inputs"), "suites.inputs", step.inputs)
     step.output_suites = _suite_paths(f, suites.get("outputs"), "suites.outputs", step.outputs)
+    if "instance_type" in compute:
+        check_instance_type(step, step.instance_type, "compute.instance_type")
     try:   # a kind or version with no stand-in is reported when the job is built (preflight)
         step.image = image_for(step)
     except UserError:
@@ -225,15 +297,20 @@ def _suite_paths(f: Fields, value: Any, where: str, channels: dict) -> dict[str,
 
 
 def _local_section(f: Fields, value: Any) -> dict[str, Any]:
-    """`local:` paths are relative to the step file; resolve them now."""
+    """`local:` paths are relative to the step file: made absolute now. A symlink is kept as
+    given: the build resolves it, refuses a system folder and says what is really mounted."""
     value = f.mapping(value or {}, "local", "write `local: {code: ../scripts, inputs: {...}}`")
     base = f.path.parent
+
+    def path(given: Any) -> Path:
+        return Path(os.path.abspath(base / str(given)))
+
     out = dict(value)
     if "code" in value:
-        out["code"] = (base / str(value["code"])).resolve()
+        out["code"] = path(value["code"])
     for key in ("inputs", "outputs"):
         mapping = f.mapping(value.get(key) or {}, f"local.{key}", f"write `{key}: {{name: ./folder}}`")
-        out[key] = {str(k): (base / str(v)).resolve() if "://" not in str(v) else str(v)
+        out[key] = {str(k): path(v) if "://" not in str(v) else str(v)
                     for k, v in mapping.items()}
     out["env"] = f.strings(value.get("env"), "local.env")
     out["job_arguments"] = f.strings(value.get("job_arguments"), "local.job_arguments")
@@ -481,3 +558,65 @@ def check_image(step: Step, image: str, field: str) -> None:
         field, f"image {image} is not one this project builds"
         + (f"; {repo} comes in: {', '.join(i.rsplit(':', 1)[1] for i in same)}" if same else ""),
         "use one of " + ", ".join(f"{i} (built by {build_hint(i)})" for i in (same or sorted(STAND_INS))))
+
+
+# --- what a run may ask of a step --------------------------------------------------------------------
+
+def require_channel(step: Step, kind: str, name: str, where: str, f: Fields, who: str | None = None,
+                    fix_flag: str | None = None) -> None:
+    """`name` is one of the step's `kind` ("inputs" / "outputs"); else a did-you-mean and the names."""
+    channels = getattr(step, kind)
+    if name in channels:
+        return
+    who = who or step.name
+    close = difflib.get_close_matches(name, list(channels), n=1) or [
+        c for c in channels if c.lower().startswith(name.lower())][:1]
+    names = ", ".join(channels) or "(none)"
+    fix = (f"did you mean {close[0]!r}? " if close else "") + (
+        f"write {fix_flag} {who}.<{kind[:-1]}>=..., one of: {names}" if fix_flag
+        else f"use one of: {names}")
+    f.fail(where, f"{who} ({step.file.name}) declares no {kind[:-1]} {name!r}", fix)
+
+
+# The request member each run option sets, per operation; its range is the service model's.
+REQUEST_MEMBERS = {
+    "InstanceType": {"CreateProcessingJob": ("ProcessingResources", "ClusterConfig", "InstanceType"),
+                     "CreateTrainingJob": ("ResourceConfig", "InstanceType")},
+    "InstanceCount": {"CreateProcessingJob": ("ProcessingResources", "ClusterConfig", "InstanceCount"),
+                      "CreateTrainingJob": ("ResourceConfig", "InstanceCount")},
+    "MaxRuntimeInSeconds": {"CreateProcessingJob": ("StoppingCondition", "MaxRuntimeInSeconds"),
+                            "CreateTrainingJob": ("StoppingCondition", "MaxRuntimeInSeconds")},
+}
+
+
+def check_run_limit(step: Step, member: str, value: int | None, flag: str) -> None:
+    """A run option (`--instance-count`, `--max-runtime`) within the range botocore's model gives
+    the step's operation; at least 1 whatever the model says (0 hosts or 0 seconds run nothing)."""
+    if value is None:
+        return
+    operation, shape = _request_member(step, member)
+    low, high = max(1, shape.get("min", 1)), shape.get("max")
+    if value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+        Fields(step.file).fail(flag, f"{member} must be {bounds} for {operation}, got {value}",
+                               f"pass {flag} N with N {bounds}, or leave it out to use the step file's")
+
+
+def check_instance_type(step: Step, name: str, field: str) -> None:
+    """An instance type the service offers for the step's job and whose size we know (for the
+    container's limits); else the closest match and the valid ones."""
+    from . import instance_types
+    operation, shape = _request_member(step, "InstanceType")
+    problem = instance_types.check(name, shape.get("enum") or [], operation)
+    if problem:
+        Fields(step.file).fail(field, *problem)
+
+
+def _request_member(step: Step, member: str) -> tuple[str, dict]:
+    """(operation, the model's shape of `member` in it) for the step's job."""
+    from .validation import input_shape
+    operation = "CreateTrainingJob" if step.sagemaker_step_type == "Training" else "CreateProcessingJob"
+    shape = input_shape(operation)
+    for key in REQUEST_MEMBERS[member][operation]:
+        shape = shape["members"][key]
+    return operation, shape

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 from ..errors import UserError
+from .bindings import check_not_system
 
 WHEELHOUSE_PATH = "/opt/cursus-local/wheelhouse"
 CA_BUNDLE_PATH = "/opt/cursus-local/ca-bundle.pem"
@@ -139,6 +140,8 @@ def package_access(wheelhouse: str | None, pip_offline: bool, isolated: bool, wh
                         fix=f"pass --wheelhouse DIR (or `wheelhouse:` in a DAG YAML, or set {WHEELHOUSE_ENV})")
     if wheelhouse:
         wheels = Path(wheelhouse).resolve()
+        check_not_system(wheels, f"the wheelhouse ({wheelhouse})", where, "--wheelhouse",
+                         "pass --wheelhouse DIR with a folder of your own wheels")
         if not wheels.is_dir():
             raise UserError(f"wheelhouse {wheels} is not a folder", file=where, field="wheelhouse",
                             fix="make one with `pip wheel -r requirements.txt -w DIR`")

@@ -41,10 +41,24 @@ from ..results import cache_root
 from ..status import JobStatus
 from . import contracts
 from .base import Job
-from .bindings import check_bound, check_job_arguments, environment, local_input
+from .bindings import (
+    check_bound,
+    check_job_arguments,
+    check_names,
+    check_not_system,
+    environment,
+    inside,
+    local_input,
+    mounted_note,
+)
 from .contracts import Step
 from .packages import WHEELHOUSE_PATH, package_access  # noqa: F401 (WHEELHOUSE_PATH: re-exported)
-from .validation import PROCESSING_ROOT, validate_request
+from .validation import (
+    PROCESSING_ROOT,
+    container_path,
+    under_processing_root,
+    validate_request,
+)
 
 CODE_INPUT = "code"
 CODE_PATH = "/opt/ml/processing/input/code"
@@ -79,6 +93,7 @@ class RunOptions:
     framework_version: str | None = None   # the value of the interface's framework_version_field
     wheelhouse: str | None = None      # host folder of wheels pip may install from (local only)
     pip_offline: bool = False          # with a wheelhouse: pip uses nothing else (PIP_NO_INDEX)
+    secret_env: tuple[str, ...] = ()   # more names whose values are masked in files and output (redact)
 
 
 @dataclass
@@ -111,6 +126,7 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
     if merged.image:
         contracts.check_image(step, image, "image (this run's value)")
 
+    check_names(step)
     check_bound(step, merged.inputs)
 
     local_inputs: dict[str, Path] = {}
@@ -121,7 +137,9 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
         local_path = step.inputs[input_name].path
         uri = source if "://" in source else f"s3://{PLACEHOLDER_BUCKET}/{name}/input/{input_name}"
         path = local_input(step, input_name, source, merged.produced_inputs)
-        if not local_path.startswith(PROCESSING_ROOT):
+        if note := mounted_note(input_name, source, path):
+            notes.append(note)
+        if not under_processing_root(local_path):
             rel = _source_dir_input(step, kind, input_name, local_path, source, path)
             in_source_dir[rel] = path
             notes.append(
@@ -140,7 +158,7 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
     if merged.code_dir is None:
         raise UserError("no code folder for this step", file=where, field="local.code",
                         fix="pass --code DIR with the folder holding the script, or set local.code")
-    code = Path(merged.code_dir).resolve()
+    code = code_folder(merged.code_dir, where)
     if not (code / step.entry_point).is_file():
         raise UserError(f"entry point {step.entry_point} not found in {code}", file=where,
                         field="contract.entry_point",
@@ -176,9 +194,9 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
     if unknown:
         raise UserError(f"unknown output(s) {sorted(unknown)}", file=where, field="contract.outputs",
                         fix=f"use one of {sorted(step.outputs)}")
-    local_outputs = {n: Path(merged.outputs.get(n) or output_root / n).resolve() for n in step.outputs}
+    local_outputs = {n: _output_folder(step, n, merged.outputs.get(n), output_root) for n in step.outputs}
     for n, spec in step.outputs.items():
-        if not spec.path.startswith(PROCESSING_ROOT):
+        if not under_processing_root(spec.path):
             f.fail(f"contract.outputs.{n}.path", f"SageMaker rejects a ProcessingOutput LocalPath "
                    f"outside {PROCESSING_ROOT} ({spec.path})",
                    f"write the output under {PROCESSING_ROOT}output/, e.g. "
@@ -215,7 +233,7 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
         "NetworkConfig": {"EnableNetworkIsolation": isolated},
         "RoleArn": merged.role_arn,
     }
-    validate_request(request)
+    validate_request(request, secret_names=merged.secret_env)
     return ProcessingJob(request, local_inputs, local_outputs, step.name, str(step.file),
                          local_env=local_env, local_mounts=local_mounts, notes=notes)
 
@@ -244,7 +262,8 @@ def _source_dir_input(step: Step, kind: str, name: str, local_path: str, source:
     field = f"contract.inputs.{name}.path"
     rejected = (f"SageMaker rejects a ProcessingInput whose LocalPath ({local_path}) is not under "
                 f"{PROCESSING_ROOT}")
-    if not local_path.startswith(CODE_ROOT):
+    normal = container_path(local_path)
+    if not normal.startswith(CODE_ROOT):
         f.fail(field, rejected, f"put the input under {PROCESSING_ROOT}input/, e.g. "
                f"`path: /opt/ml/processing/input/{name}`")
     if kind not in contracts.FRAMEWORK_PROCESSOR_KINDS:
@@ -257,7 +276,19 @@ def _source_dir_input(step: Step, kind: str, name: str, local_path: str, source:
         f.fail(field, f"{rejected}; input {name} is an S3 URI ({source}), but {local_path} is a "
                "file inside the source dir, which is packed from local files",
                f"download it and bind the local file: --input {name}=PATH")
-    return local_path[len(CODE_ROOT):].strip("/")
+    return normal[len(CODE_ROOT):].strip("/")
+
+
+def _output_folder(step: Step, name: str, given: str | None, output_root: Path) -> Path:
+    """The host folder of output `name`: the one the run gives (never a system folder), else
+    output_root/<name>, which stays inside output_root."""
+    field = f"contract.outputs.{name}"
+    if not given:
+        return inside(output_root, name, field=field)
+    folder = Path(given).resolve()
+    check_not_system(folder, f"output {name} ({given})", str(step.file), field,
+                     f"--output {name}=FOLDER of your own")
+    return folder
 
 
 # --- FrameworkProcessor's source dir and runproc.sh -------------------------------------------------
@@ -297,13 +328,33 @@ def runproc_script(user_script: str, command: tuple[str, ...] = ("python",)) -> 
              entry_point_command=" ".join(command), entry_point=user_script)
 
 
+def code_folder(given: str, where: str) -> Path:
+    """The code folder (--code or local.code), resolved: never a system folder."""
+    code = Path(given).resolve()
+    check_not_system(code, f"the code folder ({given})", where, "--code",
+                     "pass --code DIR (or set local.code) with the folder holding your scripts")
+    return code
+
+
 def source_files(code: Path, entry_point: str, source_dir: bool) -> list[tuple[str, Path]]:
     """(name in the tarball, host path) at the tarball's top level, as fw_utils.tar_and_upload_dir
-    lists them: with a source dir, every entry of the folder; without, the script alone."""
+    lists them: with a source dir, every entry of the folder; without, the script alone. The
+    tarball follows symlinks, so one leading out of the code folder is refused: it would ship a
+    host file (/etc/shadow, under sudo) into the container."""
     if source_dir:
-        return [(p.name, p) for p in sorted(code.iterdir())]
-    script = code / entry_point
-    return [(script.name, script)]
+        found = [(p.name, p) for p in sorted(code.iterdir())]
+    else:
+        script = code / entry_point
+        found = [(script.name, script)]
+    root = code.resolve()
+    for _, top in found:
+        for path in [top, *(top.rglob("*") if top.is_dir() and not top.is_symlink() else ())]:
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                raise UserError(f"{path} is a symlink to {path.resolve()}, outside the code folder "
+                                f"{root}: the code is packed with what its links lead to",
+                                file=str(path), fix="copy the file into the code folder instead of "
+                                "linking it, or remove the link")
+    return found
 
 
 def stage_source(code: Path, entry_point: str, source_dir: bool,

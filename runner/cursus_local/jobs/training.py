@@ -45,7 +45,7 @@ from .base import Job
 from .bindings import check_bound, check_job_arguments, environment, local_input
 from .contracts import Step
 from .packages import package_access
-from .processing import PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, job_name_for
+from .processing import PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, code_folder, job_name_for
 from .validation import validate_request
 
 CODE_INPUT = "code"
@@ -125,7 +125,7 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
     check_bound(step, merged.inputs)
 
     local_inputs: dict[str, Path] = {}
-    code = Path(merged.code_dir).resolve()
+    code = code_folder(merged.code_dir, where)
     if not (code / step.entry_point).is_file():
         raise UserError(f"entry point {step.entry_point} not found in {code}", file=where,
                         field="contract.entry_point",
@@ -229,7 +229,7 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
     }
     if not config:   # the service takes no empty list; a job may have no channel at all
         del request["InputDataConfig"]
-    validate_request(request)
+    validate_request(request, secret_names=merged.secret_env)
     local_env, local_mounts, notes = package_access(merged.wheelhouse, merged.pip_offline, isolated, where)
     return TrainingJob(request, local_inputs, local_outputs, step.name, str(step.file),
                        local_env=local_env, local_mounts=local_mounts, notes=notes, channels=channels, code_files=code_files, entry_point=step.entry_point,

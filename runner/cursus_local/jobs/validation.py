@@ -7,10 +7,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+import posixpath
 import re
 from typing import Any
 
 from ..errors import UserError
+from ..redact import Secrets
 from ..results import cache_root
 
 PROCESSING_ROOT = "/opt/ml/processing/"
@@ -72,16 +74,17 @@ def operation_of(request: dict) -> tuple[str, str]:
     return OPERATIONS["ProcessingJobName"]
 
 
-def validate_request(request: dict, operation: str | None = None) -> None:
+def validate_request(request: dict, operation: str | None = None, secret_names: tuple[str, ...] = ()) -> None:
     """Validate a CreateProcessingJob or CreateTrainingJob request (the operation is told by the
-    request's name field unless given)."""
+    request's name field unless given); values under `secret_names` (--secret-env) are masked too."""
     found, kind = operation_of(request)
     operation = operation or found
     errors = _constraint_errors(request, input_shape(operation), "")
     errors += SERVICE_RULES.get(operation, lambda r: [])(request)
     if errors:
         raise JobRequestError(
-            f"{len(errors)} validation error(s) detected: " + "; ".join(errors),
+            # the service's wording quotes values: never a secret one
+            Secrets.of_request(request, marked=secret_names).text(f"{len(errors)} validation error(s) detected: " + "; ".join(errors)),
             field=f"{kind} {request.get(kind + 'Name', '?')}",
             fix="change the step file or run options so the request meets these constraints")
 
@@ -150,6 +153,27 @@ def _pattern(text: str | None):
         return None
 
 
+def container_path(local: str) -> str:
+    """A LocalPath as the container sees it: `..` and `//` resolved (what is checked is what is
+    mounted)."""
+    return posixpath.normpath(local) if local else local
+
+
+def under_processing_root(local: str) -> bool:
+    """Inside /opt/ml/processing/ once normalised (`/opt/ml/processing/x/../../../etc` is /etc),
+    and not that folder itself."""
+    path = container_path(local)
+    return local.startswith("/") and path.startswith(PROCESSING_ROOT) and path != PROCESSING_ROOT.rstrip("/")
+
+
+def folder_name_pattern() -> re.Pattern:
+    """What an input or output name may be. botocore's model gives ProcessingInput.InputName and
+    ProcessingOutput.OutputName no pattern (any String), but here a name is a folder on the host;
+    the service's own pattern for names that are folders is ChannelName's (CreateTrainingJob)."""
+    channel = input_shape("CreateTrainingJob")["members"]["InputDataConfig"]["member"]["members"]["ChannelName"]
+    return re.compile(channel["pattern"])
+
+
 def _service_rule_errors(request: dict) -> list[str]:
     """Rules the service enforces beyond its model."""
     errors = []
@@ -162,10 +186,10 @@ def _service_rule_errors(request: dict) -> list[str]:
             errors.append(f"{kind} names must be unique; '{dup}' is used more than once")
         for item in items:
             local = (item.get(key) or {}).get("LocalPath", "")
-            if not local.startswith(PROCESSING_ROOT) or local.rstrip("/") == PROCESSING_ROOT.rstrip("/"):
+            if not under_processing_root(local):
                 errors.append(f"{kind} '{names[items.index(item)]}' LocalPath '{local}' must be a path "
                               f"under {PROCESSING_ROOT}")
-            paths.append((local.rstrip("/"), names[items.index(item)]))
+            paths.append((container_path(local), names[items.index(item)]))
     for i, (a, name_a) in enumerate(paths):
         for b, name_b in paths[i + 1:]:
             if a == b or b.startswith(a + "/") or a.startswith(b + "/"):

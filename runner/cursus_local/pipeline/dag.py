@@ -63,7 +63,7 @@ from typing import Any
 from .. import yamlfile
 from ..errors import UserError
 from ..fields import Fields
-from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, parse_step, step_name_of
+from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, parse_step, require_channel, step_document, step_name_of
 
 # Cursus's job-type suffixes (step_catalog/naming.py JOB_TYPE_SUFFIXES), used only where a node of
 # our YAML names its step explicitly; a node resolved by name takes any suffix as its job type.
@@ -147,6 +147,7 @@ class Dag:
     cursus_file: Path | None = None                    # the Cursus .dag.json the nodes come from
     wheelhouse: str | None = None                      # host folder of wheels for every job (absolute)
     pip_offline: bool = False                          # with the wheelhouse: pip uses nothing else
+    secret_env: tuple[str, ...] = ()                   # --secret-env: more names masked in every job
 
     def runs(self, name: str) -> bool:
         return not self.not_run(name)
@@ -632,7 +633,7 @@ class _StepFinder:
                 return step, "", job_type
         looked = ", ".join(str(d) for d in self.dirs) or "(no existing folder)"
         types = " or ".join(f"`step_type: {t}`" for t, _ in name_readings(name))
-        return None, f"no {name}.step.yaml and no step file with {types} in {looked}", None
+        return None, f"no {name}.step.yaml and no step file with {types} in {looked}{self._close(name)}", None
 
     def find(self, ref: str, exact: bool = False) -> tuple[Step | None, str]:
         if "/" in ref or ref.endswith((".yaml", ".yml")):
@@ -641,9 +642,10 @@ class _StepFinder:
         step_type = ref if exact else split_job_type(ref)[0]
         wanted = {_normal(ref), _normal(step_type)}
         for folder in self.dirs:
-            files = sorted(p for s in STEP_SUFFIXES for p in folder.glob(f"*{s}"))
+            files = sorted(p for s in STEP_SUFFIXES for p in folder.glob(f"*{s}") if p.is_file())
             by_name = [p for p in files if _normal(step_name_of(p)) in wanted]
-            by_type = [p for p in files if _normal(self._step_type(p)) in wanted]
+            # a file is read only when its name does not say: a bad file nobody needs stays unread
+            by_type = [] if by_name else [p for p in files if _normal(self._step_type(p)) in wanted]
             if len(by_type) > 1 and not by_name:
                 raise UserError(f"{len(by_type)} step files declare step_type {step_type}: "
                                 + ", ".join(p.name for p in by_type), file=str(folder),
@@ -652,12 +654,20 @@ class _StepFinder:
                 return load_step((by_name or by_type)[0]), ""
         looked = ", ".join(str(d) for d in self.dirs) or "(no existing folder)"
         return None, (f"no {ref}.step.yaml and no step file with `step_type: {step_type}` "
-                      f"in {looked}")
+                      f"in {looked}{self._close(ref)}")
+
+    def _close(self, name: str) -> str:
+        """"; did you mean 'x'?" for the step file name closest to `name` (names only: nothing is read)."""
+        import difflib
+        known = sorted({step_name_of(p) for folder in self.dirs for s in STEP_SUFFIXES
+                        for p in folder.glob(f"*{s}") if p.is_file()})
+        close = difflib.get_close_matches(name, known, n=1)
+        return f"; did you mean {close[0]!r}?" if close else ""
 
     def _step_type(self, path: Path) -> str:
         if path not in self._types:
             try:
-                doc = yamlfile.load(path.read_text(), file=str(path))
+                doc = step_document(path)
             except UserError:
                 doc = None            # reported if this file is ever the one chosen
             self._types[path] = str(doc.get("step_type") or "") if isinstance(doc, dict) else ""
@@ -726,16 +736,7 @@ def _require_channel(node: Node, kind: str, name: str, where: str, f: Fields,
                      fix_flag: str | None = None) -> None:
     if node.step is None:
         return                                 # unknown channels; reported as a missing step
-    channels = getattr(node.step, kind)
-    if name not in channels:
-        import difflib
-        close = difflib.get_close_matches(name, list(channels), n=1) or [
-            c for c in channels if c.lower().startswith(name.lower())][:1]
-        names = ", ".join(channels) or "(none)"
-        fix = (f"did you mean {close[0]!r}? " if close else "") + (
-            f"write {fix_flag} {node.name}.<{kind[:-1]}>=..., one of: {names}" if fix_flag
-            else f"use one of: {names}")
-        f.fail(where, f"{node.name} ({node.step.file.name}) declares no {kind[:-1]} {name!r}", fix)
+    require_channel(node.step, kind, name, where, f, who=node.name, fix_flag=fix_flag)
 
 
 def _merged(base: dict, override: dict) -> dict:

@@ -117,7 +117,8 @@ def node_options(node: Node, report: ConnectionReport, output_of: Callable[[str,
                       image=node.image, use_local_defaults=False, produced_inputs=frozenset(produced),
                       code_dir=code, framework_version=node.framework_version,
                       wheelhouse=dag.wheelhouse if dag else None,
-                      pip_offline=bool(dag and dag.pip_offline))
+                      pip_offline=bool(dag and dag.pip_offline),
+                      secret_env=dag.secret_env if dag else ())
 
 
 def inspect(dag: Dag, run_dir: Path, image_present: Callable[[str], bool | None] | None = None) -> Plan:
@@ -169,7 +170,40 @@ def inspect(dag: Dag, run_dir: Path, image_present: Callable[[str], bool | None]
         check.notes = list(job.notes)
         if image_present is not None:
             check.image_present = image_present(job.image)
+        check.problems += _suite_problems(dag, name) + _given_data_problems(node)
     return Plan(report, jobs, static_compatibility(dag, report), checks)
+
+
+def _suite_problems(dag: Dag, name: str) -> list[str]:
+    """Every suite a running node's handoffs use, parsed and its expectations checked now: a bad
+    one would otherwise be found only when its data is checked, after its producer ran."""
+    from ..data.checks import check_expectations
+    node = dag.nodes[name]
+    suites = [*node.step.input_suites.values(), *node.step.output_suites.values(),
+              *(e.checks.suite for e in dag.in_edges(name) + dag.out_edges(name) if e.checks)]
+    problems = []
+    for suite in dict.fromkeys(suites):
+        try:
+            check_expectations(suite)
+        except UserError as exc:
+            problems.append(_problem(name, _located(exc), exc.fix or "fix the suite"))
+    return problems
+
+
+def _given_data_problems(node: Node) -> list[str]:
+    """The inputs a running node takes from outside the DAG: there is data, and it reads as its
+    input suite expects. A bad one is the user's input (exit 2), not a step that failed."""
+    from ..data.checks import check_given_data
+    problems = []
+    for channel, path in node.inputs.items():
+        if "://" in path:
+            continue
+        try:
+            check_given_data(path, node.step.input_suites.get(channel), f"{node.name}.{channel}")
+        except UserError as exc:
+            problems.append(_problem(f"{node.name}.{channel}", _located(exc),
+                                     exc.fix or "give this input its data"))
+    return problems
 
 
 def plan(dag: Dag, run_dir: Path) -> Plan:
@@ -227,15 +261,29 @@ _FLAG_VALUE = re.compile(r"--(input|env) ([A-Za-z0-9_.-]+)=")
 def _dag_fix(dag: Dag, name: str, fix: str) -> str:
     """A job builder's fix speaks in run-step's flags; say it in run-pipeline's, for this node."""
     fix = _FLAG_VALUE.sub(lambda m: f"--{m[1]} {name}.{m[2]}=", fix)
+    local = dag.nodes[name].step.local if dag.nodes[name].step is not None else {}
     fix = re.sub(r"--job-arg ([A-Za-z0-9_-]+)=VALUE",
                  lambda m: f"--job-arg {name}.{m[1]}=VALUE (or `job_arguments: {{{m[1]}: VALUE}}` under "
-                           f"nodes.{name} in a DAG YAML)", fix)
+                           f"nodes.{name} in a DAG YAML)" + _not_local(local, "job_arguments", m[1]), fix)
+    fix = re.sub(r"--env ([A-Za-z0-9_.-]+)=VALUE",
+                 lambda m: m[0] + _not_local(local, "env", m[1].partition(".")[2]), fix)
     fix = fix.replace("pass --code DIR with the folder holding the script, or set local.code",
                       f"pass --code DIR (the folder holding the script), or set `code:` in a DAG YAML "
                       f"(top level, or under nodes.{name})")
     fix = fix.replace("or set local.code", f"or set `code:` in a DAG YAML (under nodes.{name})")
     fix = re.sub(r"\(with --image or compute\.image\)", f"(with `image:` under nodes.{name} in a DAG YAML)", fix)
     return fix
+
+
+def _not_local(local: dict, section: str, key: str) -> str:
+    """Why the step file's `local:` value does not count here. A DAG says every value its nodes
+    run with: `local:` is run-step's setup for trying one script (its sample data, a job type),
+    and inheriting it would run a node with values nobody wrote in the DAG."""
+    value = (local.get(section) or {}).get(key)
+    if value is None:
+        return ""
+    return (f"; the step file's `local.{section}: {{{key}: {value}}}` is run-step's default only: "
+            f"run-pipeline takes what the DAG says")
 
 
 def static_compatibility(dag: Dag, report: ConnectionReport) -> list[dict]:

@@ -27,7 +27,7 @@ from .. import results
 from ..backends.base import Backend
 from ..errors import UserError
 from ..status import JobStatus, PipelineStatus, StepEvent, StepStatus, Verdict
-from .cache import CheckCache, RunFolder, StepCache, step_key
+from .cache import CheckCache, OutputChanged, RunFolder, StepCache, earlier_steps, resumable, step_key
 from .dag import Dag, Node
 from .preflight import plan
 from .step import run_job
@@ -123,18 +123,18 @@ class Sequencer:
     def _previous_run(self, resume: str | None) -> dict:
         if not resume:
             return {}
-        path = self.runs_dir / resume / "results.json"
-        if not path.is_file():
-            known = sorted(p.parent.name for p in self.runs_dir.glob("*/results.json"))
+        previous = earlier_steps(self.runs_dir / resume)
+        if previous is None:
+            known = resumable(self.runs_dir)
             raise UserError(f"no run {resume!r} in {self.runs_dir}", field="--resume",
-                            fix=f"use a run id from {self.runs_dir} ({', '.join(known[-3:]) or 'none yet'})")
-        return results.read_json(path)["steps"]
+                            fix=f"use a run id from {self.runs_dir} ({', '.join(known[-5:]) or 'none yet'})")
+        return previous
 
     # --- the run ------------------------------------------------------------------------------
     def run(self) -> PipelineResult:
         self.plan = plan(self.dag, self.run_dir)
         started = time.time()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        results.make_dir(self.run_dir)   # remembered: what the tool made is handed back
         not_run = {n: StepOutcome(n, StepStatus.SKIPPED, c.reason, not_run=c.runs, provided=c.provided)
                    for n, c in self.plan.not_run.items()}
         for node in self.dag.topological_order():
@@ -244,18 +244,23 @@ class Sequencer:
         outcome.outputs = {k: str(v) for k, v in job.local_outputs.items()}
         outcome.result_file = str(folder / "result.json")
         run = None
-        if self.folder.kept(name, outcome.key):
-            outcome.cached_from = str(folder)
-        elif source := self.steps.find(outcome.key):
-            copied = self.folder.take(name, source)
-            with self.lock:
-                self.bytes_copied += copied
-            outcome.cached_from = str(source)
-        elif not stop.is_set():
+        try:
+            if self.folder.kept(name, outcome.key):
+                outcome.cached_from = str(folder)
+            elif served := self.steps.serve(outcome.key, name, self.folder):
+                source, copied = served
+                with self.lock:
+                    self.bytes_copied += copied
+                outcome.cached_from = str(source)
+        except OutputChanged as change:   # never handed on: the step runs again, and says why
+            outcome.reason = str(change)
+        if not outcome.cached_from and not stop.is_set():
             self.folder.set_aside(name)
-            self.emit(StepEvent(name, StepStatus.RUNNING))
+            self.emit(StepEvent(name, StepStatus.RUNNING, outcome.reason))
             started = time.time()
             run = run_job(job, folder, self.backend, cancel=stop)
+            if run.result.status == JobStatus.COMPLETED:   # sealed before any child may read it
+                self.folder.seal(name, outcome.key, job.local_outputs)
             with self.lock:   # inputs the backend copied to make them writable (no overlay there)
                 self.bytes_copied += run.result.bytes_copied or 0
             outcome.duration_seconds = round(time.time() - started, 3)
@@ -293,7 +298,7 @@ class Sequencer:
         if outcome.blocked_outputs:   # it ran, but what it hands on is unusable
             return self._finish(name, StepStatus.FAILED, "critical handoff check failed on output "
                                 + ", ".join(outcome.blocked_outputs))
-        self._finish(name, StepStatus.CACHED if run is None else StepStatus.PASSED)
+        self._finish(name, StepStatus.CACHED if run is None else StepStatus.PASSED, outcome.reason)
 
     # --- handoff checks -----------------------------------------------------------------------
     def _suites_for(self, node: Node, channel: str, side: str) -> list[tuple[str, Path, str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import results
 from ..backends.base import Backend, EventHandler, JobResult
 from ..jobs.base import Job
+from ..redact import Secrets
 
 S3_INPUT_MAX_MB = "CURSUS_LOCAL_S3_MAX_MB"   # larger s3:// inputs are refused (default 10240)
 
@@ -41,14 +42,14 @@ class StepRun:
 def run_job(job: Job, folder: Path, backend: Backend, on_event: EventHandler | None = None,
             cancel: threading.Event | None = None) -> StepRun:
     """Run `job` with `folder` as its step folder (logs, hosts, result.json)."""
-    folder = Path(folder).resolve()
+    folder = results.make_dir(Path(folder).resolve())   # remembered: handed back under sudo
     stage_s3_inputs(job)
     result = backend.run(job, folder, on_event, cancel)
     run = StepRun(job, result, folder)
-    results.write_json(run.result_file, {
+    results.write_json(run.result_file, Secrets.of_job(job).data({
         "step": job.step_name, "step_file": job.step_file, "job_name": job.name,
         **result.to_dict(),
         "inputs": {name: str(path) for name, path in job.local_inputs.items()},
         "logs": {h.host: str(h.log) for h in result.hosts},
-    })
+    }))
     return run
