@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.cursus-local-installed
 DAG    ?= scenarios/demo/dag.yaml
 STEP   ?=
 
-.PHONY: venv engine images runner-image test test-fast run-pipeline run-step bench clean
+.PHONY: venv engine images runner-image test test-fast run-pipeline run-step bench bench-detection clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,10 @@ run-step: venv images
 
 bench: venv images
 	$(VENV)/bin/python bench/bench.py
+
+# Injected breaks and benign changes on the demo pipeline: caught / harmful, false alarms / benign.
+bench-detection: venv images
+	$(VENV)/bin/python bench/detection.py
 
 # Removes the venv and caches; images are kept (FORCE=1 make images rebuilds them).
 clean:

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pyarrow as pa
@@ -45,11 +46,14 @@ def suggested(observed):
 
 
 def test_suggested_suite_describes_the_columns(suggested):
-    first, *_, last = suggested["expectations"]
+    table = {e["type"].removeprefix("expect_"): e for e in suggested["expectations"]
+             if "column" not in e["kwargs"]}
     assert suggested["name"] == "orders"
-    assert first["kwargs"]["column_list"] == list(observed_output().column_names)
-    assert first["severity"] == "critical"
-    assert last["type"] == "expect_table_row_count_to_be_between"
+    required = table["table_columns_to_match_set"]
+    assert required["kwargs"] == {"column_set": observed_output().column_names, "exact_match": False}
+    assert required["severity"] == "critical"
+    assert table["table_columns_to_match_ordered_list"]["severity"] == "info"
+    assert table["table_row_count_to_be_between"]["severity"] == "critical"
 
     order_id = by_type(suggested, "order_id")
     assert order_id["column_values_to_be_unique"]["severity"] == "critical"
@@ -103,7 +107,8 @@ def test_non_data_files_beside_split_folders(tmp_path):
     (tmp_path / "report.txt").write_text("preprocessing finished\n")
     (tmp_path / "_SUCCESS").write_text("")
     suite = suggest.suggest_suite(tmp_path, name="processed")
-    assert suite["expectations"][0]["kwargs"]["column_list"] == table.column_names
+    assert suite["expectations"][0]["kwargs"]["column_set"] == table.column_names
+    assert suite["meta"]["cursus_local"]["splits"] == {s: {"min_rows": 150} for s in ("test", "train", "val")}
     assert checks.validate(suite, tmp_path).status == "PASS"
 
 
@@ -121,3 +126,51 @@ def test_dictionary_encoded_parquet(tmp_path):
     layout = datasets.detect_layout(tmp_path)
     synthetic.generate_to(tmp_path / "synthetic", suite, 1000, seed=2, layout=layout)
     assert checks.validate(suite, tmp_path / "synthetic").status == "PASS"
+
+
+def test_several_good_runs_make_one_suite(tmp_path):
+    """The union of two good runs: ids repeat across runs but not within one; splits and row
+    floors are those every run has."""
+    for run, rows in (("a", 400), ("b", 300)):
+        for split in ("train", "val"):
+            datasets.write_table(observed_output(rows), tmp_path / run / split, datasets.Layout())
+    datasets.write_table(observed_output(50), tmp_path / "a" / "test", datasets.Layout())
+    suite = suggest.suggest_suite([tmp_path / "a", tmp_path / "b"], name="two")
+    assert "column_values_to_be_unique" in by_type(suite, "order_id")
+    assert suite["meta"]["cursus_local"]["splits"] == {"train": {"min_rows": 150},
+                                                       "val": {"min_rows": 150}}
+    assert checks.validate(suite, tmp_path / "a").status == "PASS"
+    shutil.rmtree(tmp_path / "b" / "val")
+    failed = checks.validate(suite, tmp_path / "b").failures
+    assert [(f.type, f.split, f.severity) for f in failed] == [
+        ("split_folders_present", "val", "critical")]
+
+
+def test_an_unreadable_file_is_a_failed_check_with_its_cause(tmp_path):
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    datasets.write_table(observed_output(200), good, datasets.Layout())
+    suite = suggest.suggest_suite(good)
+    bad.mkdir()
+    frame = datasets.read_table(good).to_pandas()
+    frame.to_csv(bad / "part-00000.csv", index=False, encoding="utf-16")
+    result = checks.validate(suite, bad)
+    assert result.status == "FAIL"
+    assert [f.type for f in result.failures] == ["text_encoding"]
+    assert "UTF-16" in result.failures[0].message
+    (bad / "part-00000.csv").write_bytes(b"\x00\x01binary\x00")
+    suite["meta"] = {}   # no file expectations: reading fails, and that is the check's result
+    result = checks.validate(suite, bad)
+    assert result.status == "FAIL" and result.failures[0].type == "data_readable"
+    assert "part-00000.csv" in result.failures[0].message
+
+
+def test_static_compatibility_names_a_split_the_producer_does_not_write():
+    from cursus_local.data import compat
+
+    def suite(splits):
+        return {"name": "s", "expectations": [], "meta": {"cursus_local": {
+            "splits": {s: {"min_rows": 1} for s in splits}}}}
+    result = compat.check_connection(suite(["train", "test"]), suite(["train", "val"]),
+                                     producer="prep", consumer="train")
+    assert result["status"] == "FAIL"
+    assert result["issues"] == ["Missing split: train expects split 'val', prep writes ['test', 'train']"]

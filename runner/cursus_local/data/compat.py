@@ -3,7 +3,7 @@ consumer's input suite requires? Nothing runs; only the two suites are compared.
 
 Each consumer expectation is a requirement; the producer's expectations are its promises.
 Checked: columns the consumer uses but the producer doesn't declare; types; value ranges;
-value sets; nullability. A requirement the producer says nothing about (no range, no type)
+value sets; nullability; split folders (`meta.cursus_local.splits`, see `layout_checks`). A requirement the producer says nothing about (no range, no type)
 can't be checked statically and is left to the handoff check on real data. An issue takes the
 severity of the consumer expectation behind it: critical -> FAIL, warning/info -> WARN.
 """
@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..status import Verdict
+from . import layout_checks
 from .checks import (
     SEVERITIES,
     TYPE_EXPECTATIONS,
@@ -31,7 +32,7 @@ NOT_NULL = "expect_column_values_to_not_be_null"
 
 @dataclass
 class Issue:
-    kind: str  # missing_column | type | range | value_set | nullability
+    kind: str  # missing_column | type | range | value_set | nullability | missing_split
     column: str
     severity: str
     message: str
@@ -66,6 +67,7 @@ def check_connection(producer_suite: dict | str | Path, consumer_suite: dict | s
         column = e["kwargs"].get("column")
         if column in promises:
             issues += _compare(e, column, promises[column], producer, consumer)
+    issues += _split_issues(out, need, producer, consumer)
     issues[:0] = [Issue("missing_column", column, severity, f"Missing required column: {column!r}",
                         f"Add {column!r} to the output of {producer} and declare it in its suite "
                         f"{out['name']!r}, or stop requiring it in {need['name']!r}")
@@ -83,6 +85,21 @@ def check_connection(producer_suite: dict | str | Path, consumer_suite: dict | s
         "execution_time": f"{time.perf_counter() - started:.2f}s",
         "data_sample_size": 0,
     }
+
+
+def _split_issues(out: dict, need: dict, producer: str, consumer: str) -> list[Issue]:
+    """Split folders the consumer's suite expects (`meta.cursus_local.splits`) that the
+    producer's suite, declaring its own, does not."""
+    promised = layout_checks.expected(out).get("splits")
+    required = layout_checks.expected(need).get("splits")
+    if not promised or not required:
+        return []
+    return [Issue("missing_split", "", "critical",
+                  f"Missing split: {consumer} expects split {split!r}, {producer} writes "
+                  f"{sorted(promised)}",
+                  f"Write a {split!r} split folder in {producer}, or drop it from the "
+                  f"splits in the {need['name']!r} suite's meta")
+            for split in required if split not in promised]
 
 
 def _columns(e: dict) -> list[str]:

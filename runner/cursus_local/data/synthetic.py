@@ -133,19 +133,28 @@ def generate_to(folder, suite: dict | None, rows: int, seed: int = 0, params: di
     own, as `checks` validates each split against the whole suite. Each split is written with
     its own file names and format (`{split}` in the pattern, `layout.per_split`).
     """
-    from . import datasets
+    from . import datasets, layout_checks
+    floors = layout_checks.row_floors(suite or {})   # a split's rows never below its floor
     if not layout or not layout.splits:
-        return datasets.write_table(generate(suite, rows=rows, seed=seed, params=params),
-                                    folder, layout)
+        return datasets.write_table(generate(suite, rows=max(rows, floors.get("", 0)), seed=seed,
+                                             params=params), folder, layout)
     params = dict(params or {})
     if "data_size" in params:
         rows = PARAMS.number(params.pop("data_size"), "params.data_size", int, 0)
     paths = []
     for i, split in enumerate(layout.splits):
-        share = rows // len(layout.splits) + (i < rows % len(layout.splits))
-        table = generate(suite, rows=share, seed=seed + i, params=params)
+        share = _share(rows, i, [floors.get(s, 0) for s in layout.splits])
+        table = generate(suite, rows=max(share, floors.get(split, 0)), seed=seed + i, params=params)
         paths += datasets.write_table(table, folder, layout, split=split)
     return paths
+
+
+def _share(rows: int, i: int, floors: list[int]) -> int:
+    """Split i's share of `rows`: in proportion to the splits' row floors where every split has
+    one (as the good runs were split), else equal; the shares add up to `rows`."""
+    weights = floors if all(floors) else [1] * len(floors)
+    total = sum(weights)
+    return -(-rows * sum(weights[:i + 1]) // total) + (rows * sum(weights[:i]) // -total)
 
 
 # ------------------------------------------------------------------------------ suite reading
