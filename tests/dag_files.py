@@ -32,3 +32,15 @@ def write_dag(folder: Path, doc: dict, name: str = "dag.yaml") -> Path:
     path = folder / name
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def branching_dag(tmp_path: Path) -> Path:
+    """load -> prep -> train, and load -> side (an independent branch), for a fake backend."""
+    steps = tmp_path / "steps"
+    for name, inputs, outputs in (("load", {}, ["data"]), ("prep", {"data": True}, ["processed"]),
+                                  ("train", {"processed": True}, ["model"]), ("side", {"data": True}, ["report"])):
+        write_step(steps, name, inputs=inputs, outputs=outputs)
+        (steps / f"{name}.py").write_text("print('not run: the backend is a fake')\n")
+    return write_dag(tmp_path, {"name": "t", "steps_dir": "steps",
+                                "nodes": {"load": {}, "prep": {}, "train": {}, "side": {}},
+                                "edges": ["load -> prep -> train", "load -> side"]})

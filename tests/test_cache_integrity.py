@@ -98,7 +98,7 @@ def test_a_changed_output_in_the_original_run_is_never_served(dag_file, change, 
     assert ran == ["load"]        # load again; prep's input is what load writes: prep from the cache
     assert again.steps["load"].status == "passed" and again.steps["prep"].status == "cached"
     reason = again.steps["load"].reason
-    assert reason.startswith(f"cache entry for load dropped: output data/") and \
+    assert reason.startswith("cache entry for load dropped: output data/") and \
         f"changed since run {first.run_id}" in reason and how in reason, reason
     assert data_file(again).read_text() == "id,value\n1,0.5\n2,0.25\n"
     saved = json.loads((again.run_dir / "results.json").read_text())

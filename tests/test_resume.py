@@ -16,7 +16,7 @@ import pytest
 from cursus_local.errors import UserError
 from cursus_local.pipeline.dag import load_dag
 from cursus_local.pipeline.sequencer import Sequencer
-from dag_files import write_dag, write_step
+from dag_files import branching_dag, write_dag
 from fakes import Behaviour, FakeBackend
 
 #   load -> prep -> train
@@ -25,14 +25,7 @@ from fakes import Behaviour, FakeBackend
 
 @pytest.fixture
 def dag_file(tmp_path):
-    steps = tmp_path / "steps"
-    for name, inputs, outputs in (("load", {}, ["data"]), ("prep", {"data": True}, ["processed"]),
-                                  ("train", {"processed": True}, ["model"]), ("side", {"data": True}, ["report"])):
-        write_step(steps, name, inputs=inputs, outputs=outputs)
-        (steps / f"{name}.py").write_text("print('not run: the backend is a fake')\n")
-    return write_dag(tmp_path, {"name": "t", "steps_dir": "steps",
-                                "nodes": {"load": {}, "prep": {}, "train": {}, "side": {}},
-                                "edges": ["load -> prep -> train", "load -> side"]})
+    return branching_dag(tmp_path)
 
 
 def run(dag_file, backend=None, **kwargs):

@@ -62,32 +62,26 @@ def _tree(path: Path):
             yield Path(top) / name
 
 
-def existing(folders) -> Inodes:
-    """(st_dev, st_ino) of everything under `folders` now: what a job must not be handed over."""
-    found = set()
+def _entries(folders):
+    """(path, lstat) of everything under `folders` that is still there."""
     for folder in folders:
         for path in _tree(folder):
             try:
-                st = path.lstat()
+                yield path, path.lstat()
             except FileNotFoundError:
                 continue
-            found.add((st.st_dev, st.st_ino))
-    return frozenset(found)
+
+
+def existing(folders) -> Inodes:
+    """(st_dev, st_ino) of everything under `folders` now: what a job must not be handed over."""
+    return frozenset((st.st_dev, st.st_ino) for _, st in _entries(folders))
 
 
 def foreign(folders, keep: Inodes = frozenset()) -> list[Path]:
     """Every entry under `folders` not owned by `owner()` and not in `keep`."""
     uid, gid = owner()
-    found = []
-    for folder in folders:
-        for path in _tree(folder):
-            try:
-                st = path.lstat()
-            except FileNotFoundError:
-                continue
-            if (st.st_uid != uid or st.st_gid != gid) and (st.st_dev, st.st_ino) not in keep:
-                found.append(path)
-    return found
+    return [path for path, st in _entries(folders)
+            if (st.st_uid != uid or st.st_gid != gid) and (st.st_dev, st.st_ino) not in keep]
 
 
 def hand_over(folders, keep: Inodes = frozenset()) -> None:

@@ -54,7 +54,7 @@ def check(name: str, offered: list[str], where: str) -> tuple[str, str] | None:
         return None
     if name in offered:
         return (f"{name} runs on SageMaker, but its vCPU and memory are not known here",
-                f"use another type, or add its size to EXCEPTIONS in jobs/instance_types.py")
+                "use another type, or add its size to EXCEPTIONS in jobs/instance_types.py")
     close = difflib.get_close_matches(name, runnable, n=1)
     family = name.rsplit(".", 1)[0]
     same = [t.rsplit(".", 1)[1] for t in runnable if t.rsplit(".", 1)[0] == family]
