@@ -65,3 +65,21 @@ def test_a_missing_image_of_ours_we_dont_build_lists_those_we_do():
     with pytest.raises(UserError) as err:
         ensure_image(_NoImages(), "example.invalid/team/image:1")
     assert "make images" not in err.value.fix and "--image" in err.value.fix
+
+
+def test_no_engine_is_a_clear_error_with_its_fix(tmp_path, monkeypatch):
+    from cursus_local.backends.images import docker_client
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    with pytest.raises(UserError, match="no Docker engine answers") as caught:
+        docker_client()
+    assert "make engine" in caught.value.fix
+
+
+@pytest.mark.docker
+def test_the_engine_is_asked_for_its_info_once_per_process(docker_client):
+    from cursus_local.backends.images import docker_client as connect
+    client = connect()
+    calls = []
+    client.api.info = lambda: calls.append(1) or {"ID": "x"}   # what the cached info calls
+    first, second = client.info(), client.info()
+    assert first is second and len(calls) == 1

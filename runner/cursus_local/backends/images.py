@@ -12,15 +12,19 @@ ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.a
 
 
 def docker_client():
+    import functools
+
     import docker
     try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-        return client
+        client = docker.from_env(timeout=600)   # asks the engine's API version: fails if none answers
     except Exception as exc:  # docker.errors.DockerException and connection errors alike
         raise UserError(f"no Docker engine answers ({exc.__class__.__name__}: {exc})",
                         fix="start one with `make engine` (Linux, as root) or start Docker Desktop; "
                             "DOCKER_HOST selects another engine") from exc
+    # what we read of `info` (root dir, engine id, cgroup driver) is fixed while the engine runs,
+    # and each call costs ~8 ms: one per process
+    client.info = functools.cache(client.info)
+    return client
 
 
 def ensure_image(client, uri: str) -> str:

@@ -26,9 +26,15 @@ class JobRequestError(UserError):
 def input_shape(operation: str = "CreateProcessingJob") -> dict:
     """The operation's input shape from botocore's SageMaker model, as plain data.
 
-    Loading that model takes ~0.1 s per run, so the shape is kept per botocore version."""
-    from importlib.metadata import version
-    cached = cache_root() / f"botocore-{version('botocore')}-sagemaker-{operation}.json"
+    Loading that model takes ~0.1 s per run, so the shape is kept per installed botocore: keyed by
+    its package file's path, size and mtime, which any install changes (importlib.metadata's
+    version() scans site-packages: ~15 ms on every run)."""
+    import hashlib
+    import importlib.util
+    origin = importlib.util.find_spec("botocore").origin
+    st = os.stat(origin)
+    installed = hashlib.blake2b(f"{origin}:{st.st_size}:{st.st_mtime_ns}".encode(), digest_size=8).hexdigest()
+    cached = cache_root() / f"botocore-{installed}-sagemaker-{operation}.json"
     try:
         return json.loads(cached.read_text())
     except (OSError, ValueError):
