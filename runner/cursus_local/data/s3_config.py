@@ -1,0 +1,75 @@
+"""`s3_integration.yaml`, as the design note shapes it: the settings of S3 samples.
+
+    s3_integration:
+      aws_config: {region: us-east-1, profile: sagemaker-execution}
+      data_sampling: {default_sample_size: 1000, max_download_size: 100MB, cache_duration: 24h}
+      anonymize: {customer_id: hash, email: drop, name: fake}
+
+Sizes take their unit as written: KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..fields import Fields
+from ..yamlfile import load
+from .s3_anonymize import check_rules
+from .s3_cache import parse_duration
+
+FILE = "s3_integration.yaml"
+UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+@dataclass
+class S3Settings:
+    rows: int = 1000
+    max_bytes: int = 100 * 2**20
+    cache_duration: float = 24 * 3600
+    anonymize: dict[str, str] = field(default_factory=dict)
+    region: str | None = None
+    profile: str | None = None
+    project: Path = field(default_factory=Path.cwd)   # where the salt lives
+    file: Path | None = None
+
+
+def parse_size(value, fields: Fields, name: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(value))
+    if not m or m[2].upper() not in UNITS:
+        fields.fail(name, f"not a size: {value!r}", "write e.g. 100MB or 100MiB")
+    return int(float(m[1]) * UNITS[m[2].upper()])
+
+
+def load_settings(path: str | Path | None) -> S3Settings:
+    """The settings in `path`, else in ./s3_integration.yaml when there is one, else the defaults."""
+    if path is None:
+        if not Path(FILE).is_file():
+            return S3Settings()
+        path = FILE
+    path = Path(path)
+    fields = Fields(path)
+    if not path.is_file():
+        fields.fail("(file)", "no such file", "give the path of an s3_integration.yaml")
+    doc = fields.mapping(load(path.read_text(), file=str(path)), "(file)", "write `s3_integration:` at the top")
+    fields.known_keys(doc, ["s3_integration"], "")
+    top = fields.mapping(doc.get("s3_integration"), "s3_integration", "write its settings under it")
+    fields.known_keys(top, ["aws_config", "test_data_sources", "data_sampling", "anonymize"], "s3_integration")
+    aws = fields.mapping(top.get("aws_config"), "s3_integration.aws_config", "write `region:` and `profile:`")
+    fields.known_keys(aws, ["region", "profile"], "s3_integration.aws_config")
+    sampling = fields.mapping(top.get("data_sampling"), "s3_integration.data_sampling",
+                              "write e.g. `default_sample_size: 1000`")
+    where = "s3_integration.data_sampling"
+    fields.known_keys(sampling, ["default_sample_size", "max_download_size", "cache_duration"], where)
+    settings = S3Settings(project=path.resolve().parent, file=path, region=aws.get("region"),
+                          profile=aws.get("profile"))
+    if "default_sample_size" in sampling:
+        settings.rows = fields.positive_int(sampling["default_sample_size"], f"{where}.default_sample_size", 1000)
+    if "max_download_size" in sampling:
+        settings.max_bytes = parse_size(sampling["max_download_size"], fields, f"{where}.max_download_size")
+    if "cache_duration" in sampling:
+        settings.cache_duration = parse_duration(sampling["cache_duration"], field=f"{where}.cache_duration",
+                                                 file=str(path))
+    settings.anonymize = check_rules(top.get("anonymize") or {}, file=str(path), field="s3_integration.anonymize")
+    return settings
