@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.cursus-local-installed
 DAG    ?= scenarios/demo/dag.yaml
 STEP   ?=
 
-.PHONY: venv engine images runner-image test test-fast run-pipeline run-step bench bench-detection clean
+.PHONY: venv tools engine images runner-image test test-fast run-pipeline run-step bench bench-detection clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,14 @@ $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q -e '.[test]'
 	@touch $@
+
+# Debian's graphviz (generate-report draws each run's DAG with `dot`) and chromium (the tests open
+# the reports in it, through Playwright).
+tools:
+	@command -v dot >/dev/null && command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz chromium >/dev/null; \
+	  else echo "ERROR: install Graphviz and Chromium (Debian: sudo apt-get install graphviz chromium)" >&2; exit 1; fi; }
 
 engine:
 	@images/ensure-engine.sh
@@ -31,13 +39,13 @@ runner-image: engine
 	@images/build.sh runner
 
 # pytest exit 5 = "no tests collected": a failure for us, with a clear message.
-test: venv images
+test: venv tools images
 	@rc=0; $(VENV)/bin/python -m pytest -q tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
 
 # The tests that need no Docker engine (no `docker` mark): no engine is started, no image built.
-test-fast: venv
+test-fast: venv tools
 	@rc=0; $(VENV)/bin/python -m pytest -q -m "not docker" tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
@@ -55,6 +63,11 @@ bench: venv images
 # Injected breaks and benign changes on the demo pipeline: caught / harmful, false alarms / benign.
 bench-detection: venv images
 	$(VENV)/bin/python bench/detection.py
+
+# S3 row samples: bytes on the wire (counting proxy before a moto server) for 1 GiB objects,
+# 2,000 small files, a cached rerun and a changed object. GB=0.1 for a quick run.
+bench-s3: venv
+	$(VENV)/bin/python bench/s3.py --gb $(or $(GB),1)
 
 # Removes the venv and caches; images are kept (FORCE=1 make images rebuilds them).
 clean:

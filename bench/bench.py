@@ -1,6 +1,6 @@
 """Benchmarks (not tests): wall time of cursus-local against bare `docker run`, and more.
 
-    .venv/bin/python bench/bench.py [--repeat 3] [--rows 1000000] [--only step|pipeline|e2e|checks|unit|cache]
+    .venv/bin/python bench/bench.py [--repeat 3] [--rows 1000000] [--only step|pipeline|e2e|checks|unit|cache|report]
 
 Each figure is the median of --repeat runs, measured in this same run, on this machine.
 """
@@ -90,7 +90,8 @@ def run_pipeline(dag: Path, *args: str) -> tuple[float, dict]:
     seconds = time.perf_counter() - start
     runs = Path(args[args.index("--runs-dir") + 1]) if "--runs-dir" in args else dag.parent / "runs"
     latest = max(runs.glob("2*/results.json"), key=lambda p: p.stat().st_mtime)
-    return seconds, json.loads(latest.read_text())
+    from cursus_local.results import read_run_file
+    return seconds, read_run_file(latest)   # paths made absolute again
 
 
 def scaled_demo(work: Path, rows: int) -> Path:
@@ -292,14 +293,40 @@ def bench_cache(work: Path, files: int = 20_000, size: int = 100_000) -> list[tu
             (f"{label}: a copy instead of links (not done)", f"{copy:.2f}s")]
 
 
+def bench_report(work: Path, count: int = 100) -> list[tuple[str, str]]:
+    """generate-report over `count` runs: copies (hard links, a results.json of their own) of one real
+    run of scenarios/demo and one of scenarios/broken_handoff, alternating, a minute apart."""
+    import os
+
+    source = work / "report-src"
+    for name in ("demo", "broken_handoff"):
+        run_pipeline(REPO / "scenarios" / name / "dag.yaml", "--runs-dir", str(source))
+    originals = sorted(p.parent for p in source.glob("2*/results.json"))
+    runs = work / "report-runs"
+    for i in range(count):
+        original = originals[i % len(originals)]
+        run_id = f"20260101-{i // 60:02d}{i % 60:02d}00-{i:04x}"
+        shutil.copytree(original, runs / run_id, copy_function=os.link)
+        doc = json.loads((original / "results.json").read_text())
+        (runs / run_id / "results.json").unlink()
+        (runs / run_id / "results.json").write_text(json.dumps({**doc, "run_id": run_id, "started_at": None}))
+    out = work / "report-out"
+    seconds = timed([*CLI, "generate-report", "--runs", str(runs), "--out", str(out)])
+    pages = list(out.rglob("*.html"))
+    size = sum(p.stat().st_size for p in pages)
+    return [(f"generate-report, {count} runs ({len(pages)} pages, {size / 1e6:.1f} MB + plotly.js once)",
+             f"{seconds:.2f}s")]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pipeline-rows", type=int, default=300_000)
-    parser.add_argument("--only", choices=["step", "pipeline", "e2e", "checks", "unit", "cache"], action="append")
+    parser.add_argument("--only", choices=["step", "pipeline", "e2e", "checks", "unit", "cache", "report"],
+                        action="append")
     args = parser.parse_args()
-    wanted = set(args.only or ["step", "pipeline", "e2e", "checks", "unit", "cache"])
+    wanted = set(args.only or ["step", "pipeline", "e2e", "checks", "unit", "cache", "report"])
     print(f"cursus-local benchmarks (median of {args.repeat}; docker CLI: {DOCKER})\n")
     with tempfile.TemporaryDirectory(prefix="cursus-bench-") as tmp:
         work = Path(tmp)
@@ -320,6 +347,8 @@ def main():
             figures += bench_checks(work, args.rows)
         if "cache" in wanted:
             figures += bench_cache(work)
+        if "report" in wanted:
+            figures += bench_report(work)
         if "unit" in wanted and (Path(__file__).with_name("unit.py")).is_file():
             sys.path.insert(0, str(Path(__file__).parent))
             import unit

@@ -224,8 +224,9 @@ def run_pipeline(scenario: Path, runs: Path, raw: Path | None = None) -> dict:
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode == 2:
         raise SystemExit(f"run-pipeline refused its input:\n{done.stderr}")
-    found = sorted(runs.glob("*/results.json"), key=lambda p: p.stat().st_mtime)
-    return json.loads(found[-1].read_text())
+    found = sorted(runs.glob("2*/results.json"), key=lambda p: p.stat().st_mtime)   # not runs/latest
+    from cursus_local.results import read_run_file
+    return read_run_file(found[-1])   # paths made absolute again
 
 
 def output_of(result: dict, producer: tuple[str, str]) -> Path:

@@ -64,8 +64,10 @@ def bench_demo_suite(work: Path) -> list[tuple[str, str]]:
     proc = subprocess.run([sys.executable, "-m", "cursus_local.cli", "test-suite",
                            "--runs-dir", str(work / "runs")], cwd=DEMO, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    reports = [json.loads(p.read_text()) for p in (work / "runs").glob("*/unit_tests.json")]
-    bodies = [r["script_unit_tests"] for r in reports]
+    # one file for the invocation, every script's report in it
+    reports = [json.loads((work / "runs" / "latest" / "unit_tests.json").read_text())]
+    bodies = [b for r in reports for b in (r["script_unit_tests"] if isinstance(r["script_unit_tests"], list)
+                                           else [r["script_unit_tests"]])]
     runs = sum(len(b.get(k, {}).get("results", [])) for b in bodies
                for k in ("synthetic_tests", "s3_integration_tests", "performance_tests"))
     runs += sum(2 * len(r.get("data_flow_tests", {}).get("results", [])) for r in reports)

@@ -18,6 +18,7 @@ import pytest
 from cursus_local.pipeline import cache
 from cursus_local.pipeline.dag import load_dag
 from cursus_local.pipeline.sequencer import Sequencer
+from cursus_local.results import read_run_file
 from dag_files import write_dag, write_step
 from fakes import FakeBackend
 
@@ -206,7 +207,7 @@ def test_run_pipeline_never_hands_on_an_edited_cached_output(tmp_path, docker_cl
         proc = subprocess.run([sys.executable, "-m", "cursus_local.cli", "run-pipeline", str(dag), "--jobs", "1"],
                               capture_output=True, text=True, env={**os.environ, "COLUMNS": "300"}, timeout=300)
         latest = max((tmp_path / "runs").glob("2*/results.json"), key=lambda p: p.stat().st_mtime)
-        return proc, json.loads(latest.read_text())
+        return proc, read_run_file(latest)   # its paths are relative to the run folder
 
     proc, first = pipeline()
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -31,7 +31,7 @@ def test_test_script_runs_the_demo_scenarios(tmp_path, docker_client):
     for text in ("multi_currency_data", "missing_currency_data", "unknown_conversion_variable",
                  "null_value_validation", "score", "memory", "PASS currency_conversion: 3 of 3 scenarios"):
         assert text in proc.stdout
-    (report,) = tmp_path.glob("*/unit_tests.json")
+    (report,) = tmp_path.glob("2*/unit_tests.json")   # not runs/latest, a link to it
     assert json.loads(report.read_text())["script_unit_tests"]["synthetic_tests"]["passed_scenarios"] == 3
 
 
@@ -53,7 +53,7 @@ def test_performance_test_type_records_time_cpu_and_memory(tmp_path, docker_clie
                "--rows", "20000", "--runs-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "20,000" in proc.stdout and "MiB" in proc.stdout
-    (report,) = tmp_path.glob("*/unit_tests.json")
+    (report,) = tmp_path.glob("2*/unit_tests.json")   # not runs/latest, a link to it
     (entry,) = json.loads(report.read_text())["script_unit_tests"]["performance_tests"]["results"]
     assert entry["rows"] == 20000 and entry["peak_memory_mb"] > 0 and entry["cpu_seconds"] > 0
 

@@ -13,6 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from cursus_local.results import read_run_file
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "scenarios" / "cursus_e2e"
@@ -27,7 +28,7 @@ def run_pipeline(dag: Path, runs: Path, *args: str) -> tuple[subprocess.Complete
     proc = subprocess.run([*CLI, "run-pipeline", str(dag), "--runs-dir", str(runs), *args],
                           capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "200"})
     latest = max(runs.glob("2*/results.json"), key=lambda p: p.stat().st_mtime)
-    return proc, json.loads(latest.read_text())
+    return proc, read_run_file(latest)   # paths made absolute again
 
 
 def member_hash(archive: Path, name: str) -> str:

@@ -17,7 +17,8 @@ MAY_IMPORT = {
     "data": {"base"},
     "pipeline": {"base", "jobs", "backends", "data"},
     "unit": {"base", "jobs", "backends", "data", "pipeline"},
-    "cli": {"base", "jobs", "backends", "data", "pipeline", "unit"},
+    "report": {"base", "jobs", "backends", "data", "pipeline", "unit"},
+    "cli": {"base", "jobs", "backends", "data", "pipeline", "unit", "report"},
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from cursus_local.results import read_run_file
 
 pytestmark = pytest.mark.docker
 CLI = [sys.executable, "-m", "cursus_local.cli"]
@@ -27,7 +28,7 @@ def run_pipeline(dag: Path, *args):
     proc = subprocess.run([*CLI, "run-pipeline", str(dag), *args], capture_output=True, text=True,
                           env={**os.environ, "COLUMNS": "200"}, timeout=600)
     runs = sorted((dag.parent / "runs").glob("2*/results.json"), key=lambda p: p.stat().st_mtime)
-    return proc, (json.loads(runs[-1].read_text()) if runs else None)
+    return proc, (read_run_file(runs[-1]) if runs else None)   # paths made absolute again
 
 
 def statuses(results):

@@ -16,6 +16,7 @@ import pytest
 from cursus_local.errors import UserError
 from cursus_local.pipeline.dag import load_dag
 from cursus_local.pipeline.sequencer import Sequencer
+from cursus_local.results import read_run_file
 from dag_files import branching_dag, write_dag
 from fakes import Behaviour, FakeBackend
 
@@ -174,7 +175,7 @@ def test_run_pipeline_killed_with_sigkill_resumes_from_what_completed(tmp_path, 
     finally:
         _remove_ours(docker_client)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    results = json.loads((run_dir / "results.json").read_text())
+    results = read_run_file(run_dir / "results.json")   # paths made absolute again
     assert {n: s["status"] for n, s in results["steps"].items()} == {"h4kill_first": "cached",
                                                                       "h4kill_slow": "passed"}
     assert results["steps"]["h4kill_first"]["cached_from"] == str(run_dir / "h4kill_first")

@@ -94,3 +94,95 @@ def jsonable(value):
     if str(value) in ("<NA>", "NaT"):   # pandas' missing values (NaT has an isoformat: "NaT")
         return None
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+# --- what every result file carries for a CI: versions, times, the command, paths it can move -----
+SCHEMA_VERSION = 1
+LOG_TAIL_LINES = 20
+
+
+def iso_time(epoch: float) -> str:
+    """ISO 8601 in UTC, to the millisecond: 2025-08-13T10:30:00.123Z."""
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def envelope(started: float, ended: float, argv: list[str] | None = None) -> dict:
+    """schema_version, tool_version, started_at, ended_at and the command line (secrets masked)."""
+    import sys
+
+    from . import __version__
+    return {"schema_version": SCHEMA_VERSION, "tool_version": __version__,
+            "started_at": iso_time(started), "ended_at": iso_time(ended),
+            "command": {"program": "cursus-local",
+                        "arguments": masked_arguments(sys.argv[1:] if argv is None else argv)}}
+
+
+def masked_arguments(argv: list[str]) -> list[str]:
+    """A command line as it may be written: the value of `--api-token x`, `--api-token=x` and
+    `--env n.API_TOKEN=x` is ***, as is a NAME=VALUE whose NAME `--secret-env` marks; credentials in
+    URLs are masked too. The names `--secret-env` marks are kept (they are names, not secrets)."""
+    from .redact import MASK, Secrets, is_secret_name
+    marked = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--secret-env"]
+    secrets, out, hide_next = Secrets(frozenset(marked)), [], False
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        secret = is_secret_name(key.rsplit(".", 1)[-1], marked)   # NODE.NAME=VALUE names NAME
+        if hide_next:
+            out.append(MASK)
+        elif eq and value and secret and key != "--secret-env":
+            out.append(f"{key}={MASK}")
+        else:
+            out.append(secrets.text(arg))
+        hide_next = not hide_next and not eq and arg.startswith("-") and secret and arg != "--secret-env"
+    return out
+
+
+# the keys whose values (a path, or paths in a dict) are paths, in every result file
+PATH_KEYS = frozenset({"run_dir", "run_folder", "result_file", "cached_from", "data_path", "outputs", "inputs",
+                       "provided"})
+
+
+def relative_paths(doc, run_dir: Path):
+    """`doc` with every path inside the runs folder written relative to `run_dir` (another run's
+    folder as `../<run-id>/...`), so that a runs folder can be moved or published; a path outside
+    it (a provided input) stays absolute. `read_run_file` reads them back as absolute paths."""
+    root = Path(run_dir).parent
+
+    def relative(path: str) -> str:
+        inside = path.startswith("/") and Path(path).is_relative_to(root)
+        return os.path.relpath(path, run_dir) if inside else path
+    return _paths(doc, relative)
+
+
+def read_run_file(path: Path) -> dict:
+    """A result file (results.json, unit_tests.json) with its paths absolute again; older files,
+    whose paths are absolute already, read the same."""
+    folder = Path(path).absolute().parent
+
+    def absolute(value: str) -> str:
+        return value if not value or "://" in value else os.path.normpath(folder / value)
+    return _paths(read_json(path), absolute)
+
+
+def _paths(value, change, under_path_key: bool = False):
+    """`value` with `change` applied to each string under a PATH_KEYS key."""
+    if isinstance(value, dict):
+        return {k: _paths(v, change, under_path_key or k in PATH_KEYS) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_paths(v, change, under_path_key) for v in value]
+    return change(value) if under_path_key and isinstance(value, str) else value
+
+
+def log_tail(step_folder: Path, count: int = LOG_TAIL_LINES) -> list[str]:
+    """What a failed step said last: the last `count` lines of each host's log (prefixed by the host
+    when there are several), or of the runner's own error (error.txt) when no container ran."""
+    logs = sorted(Path(step_folder, "logs").glob("*.log"))
+    if not logs:
+        error = Path(step_folder, "error.txt")
+        return error.read_text(errors="replace").splitlines()[-count:] if error.is_file() else []
+    lines = []
+    for log in logs:
+        tail = log.read_text(errors="replace").splitlines()[-count:]
+        lines += [f"{log.stem}| {line}" for line in tail] if len(logs) > 1 else tail
+    return lines

@@ -53,7 +53,8 @@ def _to_stderr(label: str, message: str = "") -> None:
     """A styled label, then the message escaped: `[upstream, downstream]` in it is text, not a style."""
     from rich.console import Console   # rich only once there is something to say
     from rich.markup import escape
-    Console(stderr=True, highlight=False).print(f"{label} {escape(message)}".rstrip())
+    # soft_wrap: a message is one line however narrow the terminal or CI log; never folded mid-word
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"{label} {escape(message)}".rstrip())
 
 
 app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True,

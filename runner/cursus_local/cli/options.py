@@ -60,3 +60,6 @@ def yaml_pairs(values: list[str] | None, flag: str) -> dict:
     except yaml.YAMLError as exc:
         raise UserError(f"{flag} value is not YAML: {exc}", field=flag,
                         fix="write KEY=VALUE, e.g. currencies=[USD,EUR] or missing_currency_rate=0.1") from None
+
+JUNIT_XML_HELP = "Also write the results as JUnit XML to this file (one testcase per step, check or test)"
+JSON_SUMMARY_HELP = "End with one JSON line on stdout: status, counts, run folder, result files"

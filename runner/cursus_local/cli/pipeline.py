@@ -17,6 +17,8 @@ from .options import (
     CODE_HELP,
     DAG_HELP,
     FROM_HELP,
+    JSON_SUMMARY_HELP,
+    JUNIT_XML_HELP,
     NODE_ENV_HELP,
     NODE_JOB_ARG_HELP,
     NODE_INPUT_HELP,
@@ -121,6 +123,8 @@ def run_pipeline_command(
     secret_env: Optional[List[str]] = typer.Option(None, "--secret-env", help=SECRET_ENV_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Preflight only: every node resolved, its kind, "
                                  "image and request; nothing starts (exit 0, or 2 on a problem)"),
+    junit_xml: Optional[Path] = typer.Option(None, "--junit-xml", help=JUNIT_XML_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_SUMMARY_HELP),
 ):
     """Run every step in DAG order, checking each handoff with its Great Expectations suites."""
     from .. import ownership, results
@@ -142,11 +146,19 @@ def run_pipeline_command(
     from ..pipeline.sequencer import Sequencer
     from ..status import PipelineStatus
 
+    from ..report.runs import in_use
+    from ..report.summary import pipeline_describer
+    from .reports import publish
+
     with render.pipeline_view(dag.topological_order()) as on_event:
-        result = Sequencer(dag, DockerBackend(), runs_dir=runs,
-                           jobs=jobs, use_cache=not no_cache, resume=resume, on_event=on_event).run()
+        sequencer = Sequencer(dag, DockerBackend(), runs_dir=runs, jobs=jobs, use_cache=not no_cache,
+                              resume=resume, on_event=on_event, describe=pipeline_describer(dag))
+        with in_use(sequencer.run_dir):   # never pruned while it runs
+            result = sequencer.run()
     ownership.hand_over_run(result.run_dir)
     render.print_pipeline(result)
+    publish(result.run_dir, result.run_dir / "results.json", junit_xml=junit_xml, json_out=json_out,
+            status="interrupted" if result.interrupted else result.status)
     raise typer.Exit(130 if result.interrupted else 0 if result.status == PipelineStatus.PASSED else 1)
 
 
@@ -225,9 +237,12 @@ def test_flow_command(
 
     up, down = (load_step(find_step(name, [scenario, Path.cwd()])) for name in (upstream, downstream))
     dag = bind_dag(two_step_dag(up, down, pairs(map_, "--map") or None), code=code, input=input, env=env)
+    from ..report.summary import pipeline_describer
+
     with render.pipeline_view(dag.topological_order()) as on_event:
         result = Sequencer(dag, DockerBackend(), runs_dir=runs_dir or results.runs_dir(scenario),
-                           use_cache=not no_cache, resume=resume, on_event=on_event).run()
+                           use_cache=not no_cache, resume=resume, on_event=on_event,
+                           describe=pipeline_describer(dag)).run()
     render.print_pipeline(result)
     flow = flow_result(result, up.name, down.name)
     results.write_json(result.run_dir / "data_flow.json", {"data_flow_tests": {"results": [flow]}})

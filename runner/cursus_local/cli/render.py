@@ -9,6 +9,8 @@ them, so a command that only prints a table does not pay for them.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +22,26 @@ from rich.table import Table
 
 from ..status import JobEvent, JobStatus, StepEvent, StepStatus, TestEvent, Verdict
 
-console = Console(highlight=False)
+NO_TERMINAL_WIDTH = 120   # a CI log is wide; rich's 80 folds names mid-word
+
+
+def interactive() -> bool:
+    """A terminal, and not a CI (`CI=true`): live views. Otherwise one plain line per event."""
+    return sys.stdout.isatty() and os.environ.get("CI", "").lower() not in ("true", "1", "yes")
+
+
+def _width() -> int | None:
+    """The terminal's width; without one, $COLUMNS, else 120."""
+    if interactive():
+        return None
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        return NO_TERMINAL_WIDTH
+
+
+console = Console(highlight=False, width=_width())
+errors = Console(stderr=True, highlight=False, width=_width())   # what went wrong goes to stderr
 
 # One style per status word. The vocabularies are str enums, so PipelineStatus.PASSED finds the
 # style of StepStatus.PASSED ("passed"); the last entries are the connection table's own words.
@@ -74,8 +95,45 @@ def step_view(name: str, quiet: bool):
 
 
 def pipeline_view(order: list[str]):
-    """run-pipeline, test-flow: the DAG's steps with their live status."""
-    return _live(_PipelineView(order))
+    """run-pipeline, test-flow: the DAG's steps with their live status; without a terminal, one
+    line per event as it happens (a step started, ended with its status and time, a check's result)."""
+    return _live(_PipelineView(order)) if interactive() else _lines(_EventLines(order).on_event)
+
+
+@contextmanager
+def _lines(on_event) -> Iterator[Callable]:
+    yield on_event
+
+
+class _EventLines:
+    """One plain line per pipeline event, printed at once (a CI log shows progress as it comes)."""
+
+    def __init__(self, order: list[str]):
+        self.started: dict[str, float] = {}
+        self.said: dict[str, StepStatus] = {}
+
+    def on_event(self, event) -> None:
+        if not isinstance(event, StepEvent):   # a handoff check's result
+            rows = f"{event.sample_rows} of {event.total_rows}" if event.sample_rows != event.total_rows \
+                else str(event.total_rows)
+            line = f"check {styled(event.status)} {escape(event.connection)} ({event.side}, {rows} rows)"
+            if event.status == Verdict.FAIL:
+                line += ": " + escape("; ".join(expectation_messages(event.failures)[:3]))
+            return self._say(line)
+        node, status = event.node, event.status
+        if status in (StepStatus.WAITING, StepStatus.CHECKING) or self.said.get(node) == status:
+            return
+        self.said[node] = status
+        if status == StepStatus.RUNNING:
+            self.started[node] = time.time()
+            return self._say(f"step {escape(node)} {styled(status)}"
+                             + (f"  ({escape(event.note)})" if event.note else ""))
+        took = f" in {time.time() - self.started[node]:.1f}s" if node in self.started else ""
+        self._say(f"step {escape(node)} {styled(status)}{took}" + (f": {escape(event.note)}" if event.note else ""))
+
+    @staticmethod
+    def _say(line: str) -> None:
+        console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", soft_wrap=True)
 
 
 class _StepView:
@@ -101,7 +159,9 @@ class _PipelineView:
         self.rows = {n: [StepStatus.WAITING, "", None] for n in order}   # status, note, started
         self.live = None
 
-    def on_event(self, event: StepEvent):
+    def on_event(self, event):
+        if not isinstance(event, StepEvent):   # a check's result: the tables at the end show it
+            return
         row = self.rows[event.node]
         if event.status == StepStatus.RUNNING and row[2] is None:
             row[2] = time.time()
@@ -125,11 +185,87 @@ def unit_progress(script: str) -> Iterator[Callable[[TestEvent], None]]:
     """test-script, test-suite: a spinner naming what runs; one line per finished test."""
     with console.status(f"testing {escape(script)}") as status:
         def on_event(event: TestEvent):
-            if event.kind == "start":
+            if event.kind == "start" and not interactive():   # no spinner to update: a line
+                console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] running {escape(event.label)} "
+                              f"[dim]({escape(event.text)})[/]", soft_wrap=True)
+            elif event.kind == "start":
                 status.update(f"running {escape(event.label)}  [dim]({escape(event.text)})[/]")
             elif event.kind == "done":
                 console.print(f"  {styled(event.text)} {escape(event.label)}")
         yield on_event
+
+
+# ----------------------------------------------------------------------------- CI
+
+def print_summary_line(summary: dict) -> None:
+    """--json: one JSON line on stdout, unwrapped (a CI parses it)."""
+    sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def github_report(doc: dict, results_file: Path) -> None:
+    """With GITHUB_ACTIONS=true: an `::error` annotation per failed step, check and test, and a
+    Markdown summary appended to $GITHUB_STEP_SUMMARY."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    for title, message, file in ci_failures(doc):
+        props = f"title={_gh_property(title)}" + (f",file={_gh_property(file)}" if file else "")
+        sys.stdout.write(f"::error {props}::{_gh_data(message)}\n")
+    sys.stdout.flush()
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(markdown_summary(doc, results_file))
+
+
+def ci_failures(doc: dict) -> list[tuple[str, str, str]]:
+    """(title, message, file) of every failure in a result file's content."""
+    out = []
+    dag_file = doc.get("dag_file", "")
+    for name, step in (doc.get("steps") or {}).items():
+        if step["status"] in (StepStatus.FAILED, StepStatus.STOPPED) and not step.get("not_run"):
+            tail = step.get("log_tail") or []
+            out.append((f"step {name} {step['status']}", "\n".join([step.get("reason") or "", *tail]), dag_file))
+    for h in doc.get("handoffs") or []:
+        if h["status"] == Verdict.FAIL:
+            out.append((f"check {h['connection']} failed", "\n".join(expectation_messages(h["failures"])),
+                        dag_file))
+    bodies = doc.get("script_unit_tests") or []
+    for body in bodies if isinstance(bodies, list) else [bodies]:
+        for key in ("synthetic_tests", "s3_integration_tests", "performance_tests"):
+            for e in body.get(key, {}).get("results", []):
+                if e["status"] == Verdict.FAIL:
+                    what = e.get("scenario") or e.get("name")
+                    out.append((f"{body['script_name']} {what} failed", e.get("reason", ""),
+                                doc.get("config") or body.get("config") or ""))
+    return out
+
+
+def markdown_summary(doc: dict, results_file: Path) -> str:
+    counts = doc.get("counts", {})
+    title = doc.get("pipeline") or "unit tests"
+    status = doc.get("status") or ("failed" if counts.get("failed") else "passed")
+    lines = [f"### cursus-local: {title} {status}", "",
+             f"{counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
+             f"{counts.get('skipped', 0)} skipped; results: `{results_file}`", ""]
+    if doc.get("steps"):
+        lines += ["| step | status | time | note |", "|---|---|---|---|"]
+        lines += [f"| {n} | {s.get('not_run') or s['status']} | {s.get('duration_seconds') or 0:.1f}s | "
+                  f"{(s.get('reason') or '').replace('|', '/')} |" for n, s in doc["steps"].items()]
+        lines.append("")
+    failures = ci_failures(doc)
+    if failures:
+        lines += ["**Failures**", ""] + [f"- {title}: {message.splitlines()[0] if message else ''}"
+                                         for title, message, _ in failures] + [""]
+    return "\n".join(lines) + "\n"
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 # ----------------------------------------------------------------------------- run-step
@@ -196,9 +332,20 @@ def print_pipeline(result) -> None:
         console.print("[yellow]no handoff was checked[/]: no step file names a suite (`suites:`) and no "
                       "edge has `checks:`; `cursus-local suggest-suite OUTPUT` drafts one")
     print_static([c for c in result.static if c["status"] != Verdict.PASS])
+    print_failed_steps(result)
     ending = "[bold yellow]interrupted[/]" if result.interrupted else f"[bold]{styled(result.status)}[/]"
     console.print(f"{ending} in {result.duration_seconds:.1f}s  "
                   f"run folder: {escape(str(result.run_dir))}  (resume with --resume {result.run_id})")
+
+
+def print_failed_steps(result) -> None:
+    """On stderr, each failed step with its reason and what its script said last."""
+    from ..results import log_tail
+    for node, o in result.steps.items():
+        if o.status in (StepStatus.FAILED, StepStatus.STOPPED) and not getattr(o, "not_run", ""):
+            errors.print(f"[bold red]error:[/] step {escape(node)} {o.status}: {escape(o.reason)}", soft_wrap=True)
+            for line in log_tail(Path(result.run_dir) / node):
+                errors.print(f"  [dim]|[/] {escape(line)}", soft_wrap=True)
 
 
 def expectation_messages(failures: list[dict]) -> list[str]:
@@ -504,3 +651,42 @@ def print_sample(report, path: Path) -> None:
         table.add_row(escape(split or "(top level)"), f"{taken} of {total}", size_text(nbytes))
     console.print(table)
     console.print(f"{escape(report.summary())}\nfrom {escape(report.uri)}\ninto {escape(str(path))}")
+
+
+# ----------------------------------------------------------------------------- runs, regressions
+
+def print_runs(folder: Path, runs: list) -> None:
+    """`runs`: each run folder, oldest first, with its kind, status, start and duration."""
+    if not runs:
+        console.print(f"no runs in {escape(str(folder))}")
+        return
+    table = Table(title=f"runs in {escape(str(folder))}", title_justify="left")
+    for column in ("run", "kind", "status", "started", "duration", ""):
+        table.add_column(column, overflow="fold")
+    for r in runs:
+        marks = ", ".join(m for m, on in (("latest", r.latest), ("in use", r.in_use)) if on)
+        table.add_row(escape(r.run_id), r.kind, styled(r.status), escape(r.started_at),
+                      _number(r.duration_seconds, "{:.1f}s"), marks)
+    console.print(table)
+
+
+def print_pruned(deleted: list, spared: list) -> None:
+    for r in deleted:
+        console.print(f"deleted {escape(str(r.folder))}")
+    for r in spared:
+        console.print(f"kept {escape(r.run_id)}: {'the latest run' if r.latest else 'in use'}")
+    console.print(f"{len(deleted)} run(s) deleted")
+
+
+def print_regressions(found: list, baseline: Path, current: Path) -> None:
+    """compare-results: one row per regression; or that there is none."""
+    if not found:
+        console.print(f"[green]no regression[/] from {escape(str(baseline))} to {escape(str(current))}")
+        return
+    table = Table(title=f"regressions from {escape(str(baseline))} to {escape(str(current))}", title_justify="left")
+    for column in ("regression", "what", "baseline", "current"):
+        table.add_column(column, overflow="fold")
+    for r in found:
+        table.add_row(f"[bold red]{r.kind}[/]", escape(r.what), escape(r.baseline), escape(r.current))
+    console.print(table)
+    errors.print(f"[bold red]{len(found)} regression(s)[/]")

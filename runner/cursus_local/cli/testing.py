@@ -13,7 +13,7 @@ import typer
 
 from ..errors import UserError
 from .app import app
-from .options import CONFIG_HELP, RUNS_HELP, SCENARIO_HELP, yaml_pairs
+from .options import CONFIG_HELP, JSON_SUMMARY_HELP, JUNIT_XML_HELP, RUNS_HELP, SCENARIO_HELP, yaml_pairs
 
 TEST_TYPES = ("synthetic", "s3_integration", "performance")
 
@@ -26,6 +26,8 @@ def test_script_command(
     scenario: Path = typer.Option(Path("."), help=SCENARIO_HELP),
     rows: Optional[int] = typer.Option(None, min=0, help="Rows per scenario (default: each one's data_size)"),
     runs_dir: Optional[Path] = typer.Option(None, help=RUNS_HELP),
+    junit_xml: Optional[Path] = typer.Option(None, "--junit-xml", help=JUNIT_XML_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_SUMMARY_HELP),
 ):
     """Test one script with one kind of data: its configured scenarios, else defaults from its
     suites (synthetic: one scenario; performance: the small, medium and large volumes)."""
@@ -52,7 +54,7 @@ def test_script_command(
                         fix="add `- {test_type: s3_integration, s3_test_data: [{pipeline_execution: "
                             "ARN, step_name: STEP, output_name: OUTPUT}]}`")
     _run_and_report([tests], scenario, runs_dir, (test_type,), synthetic=synthetic,
-                    performance=performance)
+                    performance=performance, junit_xml=junit_xml, json_out=json_out)
 
 
 @app.command("test-suite")
@@ -63,9 +65,11 @@ def test_suite_command(
     runs_dir: Optional[Path] = typer.Option(None, help=RUNS_HELP),
     code: Optional[Path] = typer.Option(None, help="Folder holding the scripts (a scenario's own "
                                         "`code:` wins; default: each step's local.code)"),
+    junit_xml: Optional[Path] = typer.Option(None, "--junit-xml", help=JUNIT_XML_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_SUMMARY_HELP),
 ):
     """Run everything test_scenarios.yaml configures: unit tests (synthetic, S3), quality checks,
-    performance budgets and data-flow tests; one run folder per script."""
+    performance budgets and data-flow tests; one run folder for the invocation."""
     from ..unit import config as scenario_config
     from ..unit import tester as scenarios
 
@@ -80,28 +84,44 @@ def test_suite_command(
                   for name, t in found.items()}
     defaults = {name: None if configured[name] else [scenario_config.default_synthetic(t)]
                 for name, t in found.items()}
-    _run_and_report(list(found.values()), scenario, runs_dir, scenarios.PARTS, defaults=defaults)
+    _run_and_report(list(found.values()), scenario, runs_dir, scenarios.PARTS, defaults=defaults,
+                    junit_xml=junit_xml, json_out=json_out)
 
 
 def _run_and_report(all_tests: list, scenario: Path, runs_dir: Path | None, parts: tuple[str, ...],
-                    *, synthetic=None, performance=None, defaults: dict | None = None):
-    """Each script's tests in a run folder of its own, then its report; exit 1 if any failed."""
+                    *, synthetic=None, performance=None, defaults: dict | None = None,
+                    junit_xml: Path | None = None, json_out: bool = False):
+    """Every script's tests in one run folder (one per invocation: the next one never overwrites
+    it), each script's report, then `unit_tests.json` for them all; exit 1 if any failed."""
+    import time
+
     from .. import ownership, results
     from ..backends.docker import DockerBackend
+    from ..report.runs import in_use
+    from ..report.summary import merged_unit_report
     from ..unit.tester import ScriptTester
     from . import render
+    from .reports import publish
 
     backend = DockerBackend()
-    failed = 0
-    for tests in all_tests:
-        run_dir = (runs_dir or results.runs_dir(scenario)) / results.new_run_id()
-        with render.unit_progress(tests.script) as on_event:
-            report = ScriptTester(tests, backend, run_dir, on_event=on_event).run(
-                parts, synthetic=(defaults or {}).get(tests.script, synthetic), performance=performance)
-        ownership.hand_over_run(run_dir)
-        render.print_unit_report(report.data)
-        render.console.print(f"results: {report.file}")
-        failed += report.failed
+    failed, reports, started = 0, [], time.time()
+    run_dir = (runs_dir or results.runs_dir(scenario)).resolve() / results.new_run_id()
+    several = len(all_tests) > 1   # then each script's own report sits in its folder
+    with in_use(run_dir):
+        for tests in all_tests:
+            with render.unit_progress(tests.script) as on_event:
+                report = ScriptTester(tests, backend, run_dir, on_event=on_event, shared_run=several).run(
+                    parts, synthetic=(defaults or {}).get(tests.script, synthetic), performance=performance)
+            render.print_unit_report(report.data)
+            render.console.print(f"results: {report.file}")
+            failed += report.failed
+            reports.append(report.data)
+        file = run_dir / "unit_tests.json"
+        if several:
+            results.write_json(file, merged_unit_report(reports, run_dir, started, time.time()))
+            render.console.print(f"results of all {len(reports)} scripts: {file}")
+    ownership.hand_over_run(run_dir)
+    publish(run_dir, file, junit_xml=junit_xml, json_out=json_out, status="FAIL" if failed else "PASS")
     raise typer.Exit(1 if failed else 0)
 
 

@@ -45,7 +45,8 @@ from .base import Job
 from .bindings import check_bound, check_job_arguments, environment, local_input
 from .contracts import Step
 from .packages import package_access
-from .processing import PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, code_folder, job_name_for
+from .processing import (PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, code_folder, entry_script,
+                         job_name_for)
 from .validation import validate_request
 
 CODE_INPUT = "code"
@@ -126,10 +127,7 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
 
     local_inputs: dict[str, Path] = {}
     code = code_folder(merged.code_dir, where)
-    if not (code / step.entry_point).is_file():
-        raise UserError(f"entry point {step.entry_point} not found in {code}", file=where,
-                        field="contract.entry_point",
-                        fix="pass --code DIR with the folder holding the script, or set local.code")
+    entry_script(code, step.entry_point, where)
     local_inputs[CODE_INPUT] = code
 
     raw_inputs = ((step.raw.get("contract") or {}).get("inputs")) or {}

@@ -360,7 +360,8 @@ class CheckCache:
 
 
 def _step_folders(run_dir: Path):
-    return (p for p in sorted(run_dir.iterdir()) if p.is_dir() and not p.name.startswith("."))
+    # `runs/latest` is a link to a run, not a run of its own
+    return (p for p in sorted(run_dir.iterdir()) if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
 
 
 def earlier_steps(run_dir: Path) -> dict | None:

@@ -12,6 +12,7 @@ Our YAML; paths are relative to the DAG file:
         job_arguments: {job_type: training}
         image: my/image:tag               # optional override
         inputs: {DATA: ../data/raw}       # external (non-DAG) inputs: a folder or s3://...
+        outputs: {processed_data: s3://bucket/prefix}   # also uploaded there once the step completes
         code: ../other_scripts            # this node's entry point folder (beats the DAG's `code:`)
       convert: currency_conversion        # short for {step: currency_conversion}
       load:
@@ -70,7 +71,7 @@ from ..jobs.contracts import STEP_SUFFIXES, Step, load_step, parse_step, require
 JOB_TYPES = ("training", "validation", "testing", "calibration", "inference", "evaluation", "batch",
              "export", "scoring")
 CHECK_SIDES = ("producer", "consumer", "both")
-NODE_KEYS = ("step", "env", "job_arguments", "image", "inputs", "code", "provide", "skip",
+NODE_KEYS = ("step", "env", "job_arguments", "image", "inputs", "outputs", "code", "provide", "skip",
              "framework_version")
 EDGE_KEYS = ("from", "to", "map", "checks")
 TOP_KEYS = ("name", "description", "steps_dir", "nodes", "edges", "code", "cursus_dag", "wheelhouse",
@@ -85,6 +86,7 @@ class Node:
     job_arguments: dict[str, str] = field(default_factory=dict)
     image: str | None = None
     inputs: dict[str, str] = field(default_factory=dict)   # external: absolute folder or URI
+    outputs: dict[str, str] = field(default_factory=dict)  # output -> s3:// URI it is uploaded to
     missing: str = ""                                     # why step is None
     code: str | None = None                               # entry point folder (absolute)
     provide: dict[str, str] = field(default_factory=dict)  # output -> given folder or URI
@@ -572,6 +574,11 @@ def _node(name: str, entry: dict, finder: _StepFinder, f: Fields) -> Node:
         job_arguments.setdefault("job_type", variant)
     inputs = f.strings(entry.get("inputs"), f"{where}.inputs")
     provide = f.strings(entry.get("provide"), f"{where}.provide")
+    outputs = f.strings(entry.get("outputs"), f"{where}.outputs")
+    for output, uri in outputs.items():
+        if not uri.startswith("s3://"):
+            f.fail(f"{where}.outputs.{output}", f"expected an s3:// URI, got {uri!r}",
+                   "write `outputs: {NAME: s3://BUCKET/PREFIX}`; a step's local outputs are in its run folder")
     skip = entry.get("skip", False)
     if not isinstance(skip, bool):
         f.fail(f"{where}.skip", f"expected true or false, got {skip!r}", "write `skip: true`")
@@ -591,7 +598,7 @@ def _node(name: str, entry: dict, finder: _StepFinder, f: Fields) -> Node:
         name=name, step=step, missing=missing, image=image,
         env=f.strings(entry.get("env"), f"{where}.env"),
         job_arguments=job_arguments,
-        inputs={k: place(v) for k, v in inputs.items()},
+        inputs={k: place(v) for k, v in inputs.items()}, outputs=outputs,
         code=_folder(entry["code"], f"{where}.code", f) if entry.get("code") is not None else None,
         provide={k: place(v) for k, v in provide.items()}, skip=skip, variant=variant,
         framework_version=None if version is None else str(version),
@@ -714,7 +721,8 @@ def _check_acyclic(dag: Dag, f: Fields) -> None:
 
 
 def _check_bindings(dag: Dag, f: Fields) -> None:
-    """`map:` and `inputs:` must name real channels, and no input may be fed twice explicitly."""
+    """`map:`, `inputs:` and `outputs:` must name real channels, and no input may be fed twice
+    explicitly."""
     for node in dag.nodes.values():
         explicit: dict[str, str] = {}
         for name in node.provide:
@@ -722,6 +730,8 @@ def _check_bindings(dag: Dag, f: Fields) -> None:
         for name in node.inputs:
             _require_channel(dag.nodes[node.name], "inputs", name, f"nodes.{node.name}.inputs", f)
             explicit[name] = f"nodes.{node.name}.inputs"
+        for name in node.outputs:
+            _require_channel(node, "outputs", name, f"nodes.{node.name}.outputs", f)
         for e in dag.in_edges(node.name):
             for output, inp in e.map or ():
                 _require_channel(dag.nodes[e.upstream], "outputs", output, f"{e.where}.map", f)

@@ -33,8 +33,7 @@ def flow_result(result: PipelineResult, upstream: str, downstream: str) -> dict:
     failures = [f for h in checks for f in h.failures]
     issues = [i for s in static for i in s["issues"]] + [f["message"] for f in failures]
     recommendations = [r for s in static for r in s["recommendations"]]
-    recommendations += [f"{upstream} must hand `{f['column']}` to {downstream} as its suite expects: "
-                        f"{f['message']}" for f in failures if f["severity"] == "critical"]
+    recommendations += [handoff_fix(upstream, downstream, f) for f in failures if f["severity"] == "critical"]
     steps = [result.steps[upstream], result.steps[downstream]]
     ran = all(s.status.ok for s in steps)
     type_kinds = ("expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list")
@@ -54,6 +53,11 @@ def flow_result(result: PipelineResult, upstream: str, downstream: str) -> dict:
         "data_sample_size": max((h.sample_rows for h in checks), default=0),
         "run_folder": str(Path(result.run_dir)),
     }
+
+
+def handoff_fix(upstream: str, downstream: str, failure: dict) -> str:
+    """The recommendation for one failed critical expectation of a handoff (its message ends with the fix)."""
+    return f"{upstream} must hand `{failure['column']}` to {downstream} as its suite expects: {failure['message']}"
 
 
 def _unique(items: list[str]) -> list[str]:

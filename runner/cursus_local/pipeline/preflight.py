@@ -113,7 +113,8 @@ def node_options(node: Node, report: ConnectionReport, output_of: Callable[[str,
         elif c.output in dag.nodes[c.upstream].provide:
             inputs[inp] = dag.nodes[c.upstream].provide[c.output]
     code = node.code or (dag.code if dag else None)
-    return RunOptions(inputs=inputs, env=dict(node.env), job_arguments=dict(node.job_arguments),
+    return RunOptions(inputs=inputs, outputs=dict(node.outputs), env=dict(node.env),
+                      job_arguments=dict(node.job_arguments),
                       image=node.image, use_local_defaults=False, produced_inputs=frozenset(produced),
                       code_dir=code, framework_version=node.framework_version,
                       wheelhouse=dag.wheelhouse if dag else None,

@@ -32,7 +32,7 @@ from .dag import Dag, Node
 from .preflight import plan
 from .step import run_job
 
-PipelineEvent = Callable[[StepEvent], None]
+PipelineEvent = Callable[["StepEvent | HandoffCheck"], None]   # a node's status, or a check's result
 
 
 @dataclass
@@ -49,6 +49,8 @@ class StepOutcome:
     result_file: str = ""
     not_run: str = ""       # provided | skipped | not selected: the node does not run in this run
     provided: dict[str, str] = field(default_factory=dict)      # output -> the path given for it
+    started_at: str = ""    # ISO 8601 UTC, when its container started ("" if it did not run)
+    ended_at: str = ""
 
 
 @dataclass
@@ -64,6 +66,7 @@ class HandoffCheck:
     seconds: float
     failures: list[dict]
     cached: bool = False    # same suite, same data: the earlier result stands
+    evaluated: int | None = None   # expectation results in all (failures and passes); None: not recorded
 
 
 @dataclass
@@ -77,6 +80,7 @@ class PipelineResult:
     duration_seconds: float
     bytes_copied: int
     interrupted: bool = False
+    started_at: float = 0.0   # epoch seconds
 
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "run_dir": str(self.run_dir), "status": self.status,
@@ -103,8 +107,10 @@ class Sequencer:
 
     def __init__(self, dag: Dag, backend: Backend, *, runs_dir: Path, jobs: int = 1,
                  use_cache: bool = True, resume: str | None = None,
-                 on_event: PipelineEvent | None = None):
+                 on_event: PipelineEvent | None = None,
+                 describe: Callable[[PipelineResult], dict] = PipelineResult.to_dict):
         self.dag, self.backend, self.jobs = dag, backend, max(1, jobs)
+        self.describe = describe   # results.json's content (the CLI's adds what a CI reads)
         self.emit = on_event or (lambda event: None)
         self.runs_dir = Path(runs_dir).resolve()
         cache_dir = self.runs_dir / ".cache"
@@ -184,8 +190,8 @@ class Sequencer:
         steps = {n: self.outcomes.get(n) or not_run[n] for n in self.dag.topological_order()}
         result = PipelineResult(self.run_id, self.run_dir, PipelineStatus.PASSED if ok else PipelineStatus.FAILED,
                                 steps, self.handoffs, self.plan.static, time.time() - started,
-                                self.bytes_copied, self.cancel.is_set())
-        results.write_json(self.run_dir / "results.json", result.to_dict())
+                                self.bytes_copied, self.cancel.is_set(), started)
+        results.write_json(self.run_dir / "results.json", self.describe(result))
         return result
 
     def _parents(self, node: str) -> list[str]:
@@ -258,7 +264,9 @@ class Sequencer:
             self.folder.set_aside(name)
             self.emit(StepEvent(name, StepStatus.RUNNING, outcome.reason))
             started = time.time()
+            outcome.started_at = results.iso_time(started)
             run = run_job(job, folder, self.backend, cancel=stop)
+            outcome.ended_at = results.iso_time(time.time())
             if run.result.status == JobStatus.COMPLETED:   # sealed before any child may read it
                 self.folder.seal(name, outcome.key, job.local_outputs)
             with self.lock:   # inputs the backend copied to make them writable (no overlay there)
@@ -342,10 +350,12 @@ class Sequencer:
                 connection=label, side=side, suite=result.suite, status=Verdict(result.status),
                 blocking=result.blocking, data_path=str(data), total_rows=result.total_rows,
                 sample_rows=result.sample_rows, seconds=round(result.read_seconds + result.validate_seconds, 3),
+                evaluated=len(result.expectations),
                 failures=[{k: v for k, v in asdict(f).items() if k != "kwargs"} for f in result.failures])
             self.checks.put(key, asdict(check))
         with self.lock:
             self.handoffs.append(check)
+        self.emit(check)   # a check result is an event too (one line per event without a terminal)
         return check
 
     def _check_inputs(self, node: Node, fed: dict[str, Path]) -> bool:

@@ -41,12 +41,15 @@ class Report:
 
 
 class ScriptTester:
-    """Runs one script's tests into `run_dir` and writes `run_dir/unit_tests.json`."""
+    """Runs one script's tests into `run_dir` and writes `run_dir/unit_tests.json`; when several
+    scripts share the run folder (`shared_run`), `run_dir/<script>/unit_tests.json`."""
 
     def __init__(self, tests: ScriptTests, backend, run_dir: Path, *,
-                 on_event: TestEventHandler | None = None, aws_clients: dict | None = None):
+                 on_event: TestEventHandler | None = None, aws_clients: dict | None = None,
+                 shared_run: bool = False):
         self.tests, self.step, self.backend = tests, tests.step, backend
         self.run_dir = Path(run_dir).resolve()
+        self.report_file = (self.run_dir / _slug(self.step.name) if shared_run else self.run_dir) / "unit_tests.json"
         self.emit = on_event or (lambda event: None)
         self.aws_clients = aws_clients or {}      # sagemaker= / s3= for s3data.fetch_output
 
@@ -55,6 +58,7 @@ class ScriptTester:
         """The given parts (synthetic, s3_integration, performance, data_flow); `synthetic` and
         `performance` replace the configured ones (defaults when the config has none)."""
         started = datetime.now(timezone.utc)
+        started_epoch = time.time()
         body: dict[str, Any] = {
             "script_name": self.step.name, "test_execution_id": self.run_dir.name,
             "timestamp": started.isoformat(timespec="seconds"), "step_file": str(self.step.file),
@@ -85,7 +89,10 @@ class ScriptTester:
             failed += report["data_flow_tests"]["failed_connections"]
         body["status"] = Verdict.FAIL if failed else Verdict.PASS
         body["duration_seconds"] = round((datetime.now(timezone.utc) - started).total_seconds(), 3)
-        file = results.write_json(self.run_dir / "unit_tests.json", report)
+        report["counts"] = {"passed": _entries(report) - failed, "failed": failed, "skipped": 0}
+        saved = {**results.relative_paths(results.jsonable(report), self.run_dir),   # not the command's paths
+                 **results.envelope(started_epoch, time.time())}
+        file = results.write_json(self.report_file, saved)
         return Report(report, file, failed)
 
     # --- unit tests ---------------------------------------------------------------------------
@@ -215,6 +222,12 @@ class ScriptTester:
         flow["data_sample_size"] = flow["data_sample_size"] or test.rows
         self.emit(TestEvent("done", label, flow["status"]))
         return flow
+
+
+def _entries(report: dict) -> int:
+    body = report["script_unit_tests"]
+    return sum(len(body[k]["results"]) for k in ("synthetic_tests", "s3_integration_tests", "performance_tests")
+               if k in body) + len(report.get("data_flow_tests", {}).get("results", []))
 
 
 def _slug(name: str) -> str:
