@@ -67,6 +67,10 @@ def test_results_json_fits_the_shipped_schema_and_carries_what_a_ci_reads(runs):
     flows = doc["data_flow_tests"]
     assert flows["total_connections_tested"] == 5 and {"connection", "status", "schema_compatibility"} <= \
         set(flows["results"][0])
+    verdicts = {f["connection"]: f["status"] for f in flows["results"]}
+    # the broken output fails its own edge; the edge into the producer that broke it worked
+    assert verdicts["feature_engineering -> scoring"] == "FAIL"
+    assert verdicts["currency_conversion -> feature_engineering"] in ("PASS", "WARN"), verdicts
     assert (runs["runs"] / "latest").resolve() == runs["broken"].parent   # the last run
     assert runs["summary"]["status"] == "failed" and runs["summary"]["counts"] == doc["counts"]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, write_step
+from cursus_local import results
 from cursus_local.data import checks, datasets, synthetic
 from cursus_local.errors import UserError
 from cursus_local.status import Verdict
@@ -218,7 +219,7 @@ def demo_report(tmp_path_factory, backend):
 @pytest.mark.docker
 def test_the_demo_scenarios_pass_and_the_report_has_the_design_shape(demo_report):
     assert demo_report.passed
-    data = json.loads(demo_report.file.read_text())
+    data = results.read_run_file(demo_report.file)   # its paths are relative to its folder
     body = data["script_unit_tests"]
     assert demo_report.file.name == "unit_tests.json" and body["test_execution_id"] == "demo-run"
     synthetic = body["synthetic_tests"]

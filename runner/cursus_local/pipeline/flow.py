@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..jobs.contracts import Step
+from ..status import StepStatus
 from .dag import Dag, Edge, Node
 from .sequencer import PipelineResult
 
@@ -35,7 +36,10 @@ def flow_result(result: PipelineResult, upstream: str, downstream: str) -> dict:
     recommendations = [r for s in static for r in s["recommendations"]]
     recommendations += [handoff_fix(upstream, downstream, f) for f in failures if f["severity"] == "critical"]
     steps = [result.steps[upstream], result.steps[downstream]]
-    ran = all(s.status.ok for s in steps)
+    # the handoff worked if the producer's output passed and the consumer's job ran on it to the
+    # end; the consumer's own output failing its checks is the next edge's verdict, not this one's
+    up, down = steps
+    ran = up.status.ok and (down.status.ok or (down.status == StepStatus.FAILED and down.exit_code == 0))
     type_kinds = ("expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list")
     status = "PASS" if ran and not any(h.blocking for h in checks) else "FAIL"
     if status == "PASS" and (failures or any(s["status"] != "PASS" for s in static)):
