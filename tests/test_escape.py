@@ -216,3 +216,74 @@ def test_a_symlink_in_local_inputs_says_what_is_really_mounted(tmp_path):
     job = build_job(step, RunOptions(), tmp_path / "run" / "s" / "output")
     assert job.local_inputs["d"] == real
     assert any("leads to" in n and n.endswith("which is what is mounted") for n in job.notes)
+
+
+# --- the entry point: a script inside the code folder, never a host file ----------------------------
+
+@pytest.mark.parametrize("entry_point", ["/etc/shadow", "/etc/passwd", "../../../../etc/shadow",
+                                         "sub/../../code/s.py", ".."])
+def test_an_entry_point_outside_the_code_folder_is_refused_in_the_step_file(tmp_path, entry_point):
+    path = write_step(tmp_path, "s", "print(1)", {})
+    path.write_text(path.read_text().replace("entry_point: s.py", f"entry_point: {entry_point}"))
+    with pytest.raises(UserError) as err:
+        load_step(path)
+    assert err.value.field == "contract.entry_point" and err.value.file == str(path)
+    assert "inside the code folder" in str(err.value) and "relative" in err.value.fix
+
+
+@pytest.mark.parametrize("compute", [{}, FRAMEWORK, {"kind": "script", "image": "python:3.11"},
+                                     {"kind": "estimator", "image": "python:3.11"}])
+def test_an_entry_point_linked_out_of_the_code_folder_is_refused_by_every_job_kind(tmp_path, compute):
+    """Processing (ScriptProcessor and FrameworkProcessor) and training: the link is followed when
+    the script is shipped, so its target is what is checked."""
+    from cursus_local.jobs.build import build
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "run.py").symlink_to("/etc/passwd")
+    step = load_step(write_step(tmp_path, "s", "print(1)", {}, compute=compute))
+    step.entry_point = "run.py"
+    if compute.get("kind") == "estimator":
+        step.sagemaker_step_type = "Training"
+    with pytest.raises(UserError) as err:
+        build(step, RunOptions(), tmp_path / "run" / "s" / "output")
+    assert err.value.field == "contract.entry_point" and "outside the code folder" in str(err.value)
+
+
+def test_a_sudo_run_never_ships_a_host_file_as_the_entry_point(tester, tester_dir):
+    """The tester's break: under sudo, `entry_point: /etc/shadow` (or a link to it) was shipped,
+    run, and its SyntaxError printed root's password hash. Now: exit 2, nothing started."""
+    from users import via_sudo
+    shadow_line = Path("/etc/shadow").read_text().splitlines()[0]
+    step = write_step(tester_dir, "s", "print(1)", {})
+    (tester_dir / "code" / "link.py").symlink_to("/etc/shadow")
+    for entry_point in ("/etc/shadow", "../../../../etc/shadow", "link.py"):
+        step.write_text(step.read_text().replace("entry_point: s.py", f"entry_point: {entry_point}")
+                        .replace("entry_point: /etc/shadow", f"entry_point: {entry_point}")
+                        .replace("entry_point: ../../../../etc/shadow", f"entry_point: {entry_point}"))
+        done = via_sudo(tester, [*CLI, "run-step", str(step), "--quiet"], tester_dir, env=_cli_env(), timeout=300)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "contract.entry_point" in _said(done), entry_point
+        assert shadow_line not in done.stdout + done.stderr
+        assert not (tester_dir / "runs").exists()
+
+
+def test_a_name_longer_than_the_service_allows_is_refused_before_the_run_folder(tester, tester_dir):
+    """The tester's break: a 300-character output name gave a mkdir traceback (exit 1) and left an
+    empty run folder. ChannelName's max (64) comes from botocore's model, as its pattern does."""
+    from cursus_local.jobs.validation import folder_name_length
+    assert folder_name_length() == 64
+    step = write_step(tester_dir, "long", WRITE_OUT, {"outputs": {"a" * 300: {"path": "/opt/ml/processing/output/out"}}})
+    done = _run_step(tester, tester_dir, step)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "300 characters" in _said(done) and "at most 64" in _said(done) and "Traceback" not in _said(done)
+    assert not (tester_dir / "runs").exists()
+    ok = load_step(write_step(tester_dir, "ok", "print(1)", {"outputs": {"a" * 64: {"path": "/opt/ml/processing/output/o"}}}))
+    build_job(ok, RunOptions(), tester_dir / "run" / "ok" / "output")   # at the limit: accepted
+
+
+def test_an_input_that_leads_to_roots_home_is_refused(tmp_path):
+    (tmp_path / "data").symlink_to("/root")
+    step = load_step(write_step(tmp_path, "s", "print(1)", {"inputs": {"d": {"path": "/opt/ml/processing/input/d"}}},
+                                local={"inputs": {"d": "data"}}))
+    with pytest.raises(UserError, match="system folder /root") as err:
+        build_job(step, RunOptions(), tmp_path / "run" / "s" / "output")
+    assert err.value.field == "contract.inputs.d"

@@ -107,6 +107,20 @@ def test_a_bad_or_foreign_owner_is_refused_before_anything_starts(tester, tester
     assert not (tester_dir / "runs").exists(), "nothing may start"
 
 
+@pytest.mark.parametrize("value", ["4294967295", "1001:4294967295", "99999999999999999999", "\u0661\u0660\u0660\u0661"])
+def test_an_owner_id_out_of_range_or_not_ascii_is_refused_under_sudo_before_anything_starts(
+        tester, tester_dir, value):
+    """4294967295 is chown's -1 ("leave unchanged": files stayed root's, exit 0); a larger one
+    ran the container, then an OverflowError; Arabic-Indic digits are digits to int()."""
+    step = write_step(tester_dir, "writer", WRITE_OUT, {"outputs": {"out": {"path": "/opt/ml/processing/output/out"}}})
+    done = via_sudo(tester, [*CLI, "run-step", str(step), "--quiet"], tester_dir,
+                    env=_env(CURSUS_LOCAL_OWNER=value), timeout=300)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "CURSUS_LOCAL_OWNER" in said and "Traceback" not in said
+    assert not (tester_dir / "runs").exists(), "nothing may start"
+
+
 def test_hand_over_skips_what_was_there_and_never_follows_a_symlink(tmp_path, monkeypatch, tester):
     monkeypatch.setenv("CURSUS_LOCAL_OWNER", f"{tester.pw_uid}:{tester.pw_gid}")
     old = tmp_path / "old.txt"
@@ -220,3 +234,24 @@ def test_hand_over_run_gives_what_the_tool_made_but_not_a_cache_in_roots_home(te
     assert owned_by_others(roots_dir / "new", tester) == []
     assert cache.stat().st_uid == 0 and (roots_dir / "home" / ".cache").stat().st_uid == 0
     assert results.made_dirs() == [roots_dir / "new", roots_dir / "home" / ".cache"]
+
+
+@pytest.mark.docker
+def test_a_sudo_run_served_from_the_cache_leaves_the_users_runs_and_latest_the_users(tester, tester_dir):
+    """The tester's breaks: a sudo run that serves a step from cache rewrote seal.json in the
+    user's earlier run (the link changes ctime, the seal is brought up to date) as root's; and
+    runs/latest was root's after every sudo run."""
+    write_step(tester_dir / "steps", "writer", WRITE_OUT.replace('/ "sub").mkdir()', '/ "sub").mkdir(exist_ok=True)'),
+               {"outputs": {"out": {"path": "/opt/ml/processing/output/out"}}})
+    (tester_dir / "dag.yaml").write_text("nodes: {writer: {}}\nedges: []\n")
+    for path in [tester_dir, *tester_dir.rglob("*")]:
+        os.lchown(path, tester.pw_uid, tester.pw_gid)
+    first = as_user(tester, [*CLI, "run-pipeline", "dag.yaml"], tester_dir, env=_env(), timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (earlier,) = list((tester_dir / "runs").glob("2*/writer/seal.json"))
+    second = via_sudo(tester, [*CLI, "run-pipeline", "dag.yaml"], tester_dir, env=_env(), timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "cached" in second.stdout, second.stdout
+    assert earlier.lstat().st_uid == tester.pw_uid
+    assert (tester_dir / "runs" / "latest").lstat().st_uid == tester.pw_uid
+    assert owned_by_others(tester_dir, tester) == []

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+
 from cursus_local.errors import UserError
 from cursus_local.pipeline.dag import load_dag
 from cursus_local.pipeline.sequencer import Sequencer
-from cursus_local.results import read_run_file
+from cursus_local.results import is_run_id, read_run_file
 from dag_files import branching_dag, write_dag
 from fakes import Behaviour, FakeBackend
 
@@ -155,7 +156,7 @@ def test_run_pipeline_killed_with_sigkill_resumes_from_what_completed(tmp_path, 
         deadline = time.time() + 120
         while not list((tmp_path / "runs").glob("*/h4kill_slow/logs/algo-1.log")) and time.time() < deadline:
             time.sleep(0.1)
-        (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
+        (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if is_run_id(p.name)]
         proc.kill()                                  # SIGKILL: no results.json, nothing cleaned up
         proc.wait(30)
     finally:

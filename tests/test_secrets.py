@@ -149,3 +149,58 @@ def test_a_training_job_masks_its_secret_hyperparameter_after_the_script_had_it(
     assert real.read_text() == "True"
     real.unlink()
     assert leaks(run.folder) == []
+
+
+PEM = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
+       "-----END PRIVATE KEY-----")
+PEM_LINES = PEM.splitlines()[1:3]          # the key's body: the BEGIN/END lines say nothing
+ARG_SECRET = "argsecret111"
+MYSQL_PWD = "mysql-pwd-77c1"
+
+
+def test_each_line_of_a_multi_line_secret_is_masked_and_pwd_names_are_secret():
+    secrets = Secrets.of_request({"Environment": {"PRIVATE_KEY": PEM, "OTHER": "a\r\nb"}})
+    log = "\n".join(f"[algo-1] {line}" for line in PEM.splitlines())   # masked a line at a time
+    assert not any(line in "".join(map(secrets.text, log.splitlines())) for line in PEM_LINES)
+    cr = Secrets.of_request({"Environment": {"API_TOKEN": "first-part\rsecond-part"}})
+    assert cr.text("x first-part y") == "x *** y" and cr.text("second-part") == "***"
+    assert is_secret_name("MYSQL_PWD") and is_secret_name("APP_PWD") and not is_secret_name("PWD")
+    assert not is_secret_name("OLDPWD")
+
+
+def test_a_job_argument_under_a_secret_name_is_masked_whatever_its_flag(tmp_path):
+    from cursus_local.jobs.build import build
+    from cursus_local.jobs.contracts import load_step
+    from cursus_local.jobs.processing import RunOptions
+    step = load_step(write_step(tmp_path, "s", "print(1)", {
+        "job_arguments": [{"flag": "--db", "source": "password"}, {"flag": "--mode", "source": "mode"}]}))
+    job = build(step, RunOptions(job_arguments={"password": ARG_SECRET, "mode": "fast"}), tmp_path / "out")
+    masked = Secrets.of_job(job).request(job.request)
+    assert masked["AppSpecification"]["ContainerArguments"] == ["--db", "***", "--mode", "fast"]
+    assert Secrets.of_job(job).text(f"connecting with {ARG_SECRET}") == "connecting with ***"
+
+
+@pytest.mark.docker
+def test_a_pem_key_a_pwd_and_a_secret_job_argument_reach_no_file_nor_the_console(tmp_path):
+    """The tester's breaks: a PEM key printed by the script showed in full in logs/algo-1.log, the
+    console and results' log tail; `--job-arg password=...` (flag --db) and MYSQL_PWD in clear."""
+    script = """
+        import os, sys
+        print(os.environ["PRIVATE_KEY"])
+        print("pwd", os.environ["MYSQL_PWD"], "argv", sys.argv)
+        print("cwd is", os.environ.get("PWD", "/"))
+        sys.exit(1)
+    """
+    write_step(tmp_path, "pem", script, {"outputs": {"out": {"path": "/opt/ml/processing/output"}},
+                                         "job_arguments": [{"flag": "--db", "source": "password"}]})
+    (tmp_path / "dag.yaml").write_text("name: pem\nsteps_dir: .\nnodes:\n  pem: {}\nedges: []\n")
+    proc = cli(["run-pipeline", "dag.yaml", "--runs-dir", "runs", "--env", f"pem.PRIVATE_KEY={PEM}",
+                "--env", f"pem.MYSQL_PWD={MYSQL_PWD}", "--job-arg", f"pem.password={ARG_SECRET}"], tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    runs = tmp_path / "runs"
+    log = next(runs.glob("*/pem/logs/algo-1.log")).read_text()
+    assert "pwd ***" in log and "'--db', '***'" in log, log
+    for secret in (*PEM_LINES, ARG_SECRET, MYSQL_PWD):
+        for path in [p for p in runs.rglob("*") if p.is_file()]:
+            assert secret not in path.read_text(errors="replace"), path
+        assert secret not in proc.stdout + proc.stderr

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import write_step
 from cursus_local import interrupts
+from cursus_local.results import is_run_id
 from cursus_local.backends import leftovers
 from users import CLI, as_user, owned_by_others, spawn_as_user, tester, tester_dir  # noqa: F401
 
@@ -149,7 +150,7 @@ def test_a_signal_at_any_moment_leaves_nothing_behind(command, signals, moment, 
                 proc.kill()
 
         # the next command cleans up after it: the pipeline's resume, run-step's `clean`
-        (run_id,) = [p.name for p in (tester_dir / "runs").iterdir() if not p.name.startswith(".")]
+        (run_id,) = [p.name for p in (tester_dir / "runs").iterdir() if is_run_id(p.name)]   # not runs/latest
         if command == "run-pipeline":
             following = as_user(tester, [*CLI, "run-pipeline", "dag.yaml", "--resume", run_id,
                                          "--env", f"{name}.TICKS=1"], tester_dir, timeout=120)
@@ -232,3 +233,59 @@ def test_the_first_signal_raises_the_second_hurries_and_a_shield_defers():
         assert interrupts.requested() and interrupts.exit_code() == 130 and not interrupts.hurried()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert not interrupts.requested()   # a later command in this process starts afresh
+
+
+@pytest.mark.docker
+def test_a_killed_sudo_pipeline_is_handed_back_by_the_users_clean_and_resumes_as_the_user(
+        tester, tester_dir, docker_client, tmp_path):
+    """The tester's break: after SIGKILL of a sudo run-pipeline and `clean` as the user, the run
+    folder (results, seals, logs the root runner wrote) and runs/.locks/<id> stayed root's, and the
+    user's --resume ended in a PermissionError traceback."""
+    import pwd
+    name = f"sig{secrets.token_hex(3)}"
+    _scenario(tester_dir, name, tester)
+    err = tmp_path / "stderr"
+    sudo = {"SUDO_UID": str(tester.pw_uid), "SUDO_GID": str(tester.pw_gid), "SUDO_USER": tester.pw_name}
+    env = {**os.environ, **sudo, "HOME": pwd.getpwuid(0).pw_dir, "CURSUS_LOCAL_TEST_PAUSE": "run"}
+    try:
+        with open(err, "w") as stderr:   # root, called through sudo by the tester (as sudo sets it)
+            proc = subprocess.Popen([*CLI, "run-pipeline", "dag.yaml"], cwd=tester_dir, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            _wait_for(err, "cursus-local-test: at run", proc)
+            time.sleep(0.5)   # the script is writing
+        finally:
+            proc.kill()
+            proc.wait(10)
+        assert _left(docker_client, name), "the orphan should be there before the next command"
+        code = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}   # the code under test
+        cleaned = as_user(tester, [*CLI, "clean"], tester_dir, env=code, timeout=120)
+        assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+        assert not _left(docker_client, name)
+        assert owned_by_others(tester_dir, tester) == []   # the run folder and its lock
+        (run_id,) = [p.name for p in (tester_dir / "runs").iterdir() if is_run_id(p.name)]   # not runs/latest
+        resumed = as_user(tester, [*CLI, "run-pipeline", "dag.yaml", "--resume", run_id,
+                                   "--env", f"{name}.TICKS=1"], tester_dir, env=code, timeout=120)
+        assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
+        assert "Traceback" not in resumed.stderr
+        assert owned_by_others(tester_dir, tester) == []
+    finally:
+        _remove(docker_client, name)
+
+
+def test_a_lock_root_left_behind_never_makes_a_resume_crash(tester, tester_dir):
+    """A runner killed under sudo by an earlier version left runs/.locks/<id> root's; the
+    user's own runner still takes it (flock needs only a read) and the folder is the user's."""
+    from cursus_local.report.runs import LOCKS, in_use, is_in_use
+    run = tester_dir / "runs" / "20260101-000000-abcd"
+    run.mkdir(parents=True)
+    (tester_dir / "runs" / LOCKS).mkdir()
+    (tester_dir / "runs" / LOCKS / run.name).write_text("")   # root's, mode 644
+    _give(tester_dir / "runs" / LOCKS, tester)
+    os.lchown(tester_dir / "runs" / LOCKS / run.name, 0, 0)
+    probe = (f"from cursus_local.report.runs import in_use, is_in_use; from pathlib import Path\n"
+             f"with in_use(Path({str(run)!r})): print('held', is_in_use(Path({str(run)!r})))")
+    done = as_user(tester, [sys.executable, "-c", probe], tester_dir,
+                   env={k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ})
+    assert done.returncode == 0 and "held True" in done.stdout, done.stderr
+    assert not is_in_use(run) and callable(in_use)

@@ -7,6 +7,7 @@ Only what a job made is handed over. What was there before (files in a folder gi
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import UserError
@@ -39,9 +40,13 @@ def owner() -> tuple[int, int]:
     return found
 
 
+MAX_ID = 2**32 - 2   # ids are 32-bit; 2**32 - 1 is chown's -1, "leave unchanged"
+
+
 def _id(text: str, wanted: str, variable: str = OWNER_ENV) -> int:
-    if not text.isdigit():   # also refuses -1, which chown reads as "leave unchanged"
-        raise UserError(f"{variable}={wanted!r} is not uid:gid", field=variable,
+    # ASCII digits only: str.isdigit() and int() also take '١٠٠١'; and no sign, so no -1 either
+    if not re.fullmatch(r"[0-9]+", text) or int(text) > MAX_ID:
+        raise UserError(f"{variable}={wanted!r} is not uid:gid (ids 0 to {MAX_ID})", field=variable,
                         fix=f"set {variable} to numbers, e.g. {os.getuid()}:{os.getgid()}, or to workdir")
     return int(text)
 
@@ -92,6 +97,13 @@ def hand_over(folders, keep: Inodes = frozenset()) -> None:
     uid, gid = owner()
     for path in foreign(folders, keep):
         os.lchown(path, uid, gid)
+
+
+def give(path: Path) -> None:
+    """`path` itself (lchown: a symlink, not its target) to `owner()`, when root: for what the tool
+    makes outside a run folder, right after making it (a lock, `runs/latest`)."""
+    if os.geteuid() == 0:
+        os.lchown(path, *owner())
 
 
 def hand_over_run(run_dir: Path) -> None:

@@ -1,9 +1,10 @@
 """Keep credentials out of every file we write and every line we print.
 
 A value is secret by its name or by its form:
-- by name: an environment variable, a job argument (its flag) or a hyperparameter whose name has a
-  secret-looking word (`DB_PASS`, `apiToken`, `--api-token`, `AWS_SECRET_ACCESS_KEY`), or a name
-  the user marks (`--secret-env NAME`);
+- by name: an environment variable, a job argument (its flag, or its name in the step's contract:
+  `--db` fed from `password`) or a hyperparameter whose name has a secret-looking word (`DB_PASS`,
+  `apiToken`, `--api-token`, `AWS_SECRET_ACCESS_KEY`, `MYSQL_PWD`), or a name the user marks
+  (`--secret-env NAME`);
 - by form: the user:password part of any URL (`postgres://u:pw@db/x`, a proxy's, an index's).
 Such values are masked wherever they appear: in the request echoed to files, in logs, messages,
 errors and results. What the container is given stays the real value (the script needs it).
@@ -23,7 +24,8 @@ URL_USERINFO = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://(?P<userinfo>[^/@\s]+)@")
 _SECRET_WORD = (r"PASS|PASSWORD|PASSWD|PASSPHRASE|PASSCODE"
                 r"|[A-Z0-9]*(?:PASSWORD|PASSWD|SECRETS?|CREDENTIALS?|CREDS|TOKEN)"
                 r"|(?:API|ACCESS|PRIVATE|SECRET|SIGNING|ENCRYPTION|CLIENT|MASTER|AUTH|SSH)_?KEY")
-SECRET_NAME = re.compile(rf"(?:^|_)(?:{_SECRET_WORD})(?:_|$)")
+# `*_PWD` (MYSQL_PWD, APP_PWD) is a password; PWD alone is the working directory
+SECRET_NAME = re.compile(rf"(?:^|_)(?:{_SECRET_WORD})(?:_|$)|._PWD(?:_|$)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 MASK = "***"
 MIN_MASKED_LENGTH = 4   # a shorter value is masked where it stands under its name, not in free text
@@ -56,6 +58,7 @@ class Secrets:
         found = [str(v) for k, v in named.items() if is_secret_name(k, marked) and v not in (None, "")]
         found += [_json_unquoted(v) for v in found]   # a hyperparameter is JSON-encoded: '"value"'
         found += url_secrets([*map(str, named.values()), *map(str, arguments)])
+        found += [line for v in found for line in _lines(v)]
         values = {v for v in found if len(v) >= MIN_MASKED_LENGTH}
         return cls(marked, tuple(sorted(values, key=len, reverse=True)))   # longer first: no partial masks
 
@@ -124,6 +127,12 @@ def _argument_pairs(arguments: list) -> dict[str, str]:
         elif arg.startswith("-") and i + 1 < len(arguments) and not str(arguments[i + 1]).startswith("--"):
             pairs[arg] = str(arguments[i + 1])
     return pairs
+
+
+def _lines(value: str) -> list[str]:
+    """The lines of a multi-line value (a PEM key), stripped: logs are masked one line at a time,
+    where the whole value never matches."""
+    return [line.strip() for line in re.split(r"[\r\n]+", value)] if re.search(r"[\r\n]", value) else []
 
 
 def _json_unquoted(value: str) -> str:

@@ -18,7 +18,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .. import ownership
 from .images import LABEL, already_gone, docker_errors
@@ -143,17 +143,27 @@ def sweep(client) -> Swept:
     return swept
 
 
+def run_folder(step_folder: str) -> str:
+    """The run folder holding a step folder: its nearest ancestor named by a run id (run-step's and
+    a pipeline's runs/<id>/<step>, a unit test's runs/<id>/<script>/<test>/<case>); the step folder
+    itself when none is (a label we did not write: nothing above it is ours to hand over)."""
+    from ..results import is_run_id
+    path = PurePosixPath(step_folder)
+    return str(next((p for p in path.parents if is_run_id(p.name)), path)) if step_folder else ""
+
+
 def _hand_back(client, orphans: list[dict]) -> list[str]:
-    """Give what orphans wrote as root (their step folders, their writable bind mounts) to the
-    owner their runner recorded: through a short container per image and owner, as whoever sweeps
-    may be another user. The folders handed back."""
+    """Give what orphans and their dead runner wrote as root (the whole run folder: the runner's own
+    results, seals and logs too; their writable bind mounts) to the owner their runner recorded:
+    through a short container per image and owner, as whoever sweeps may be another user. The
+    folders handed back."""
     groups: dict[tuple[str, str], set[str]] = {}
     for c in orphans:
         labels = c.get("Labels") or {}
         owner = labels.get(OWNER_LABEL, "")
         if re.fullmatch(r"\d+:\d+", owner):
             groups.setdefault((c["ImageID"], owner), set()).update(
-                [labels.get(FOLDER_LABEL, ""), *(m["Source"] for m in c.get("Mounts") or []
+                [run_folder(labels.get(FOLDER_LABEL, "")), *(m["Source"] for m in c.get("Mounts") or []
                                                  if m.get("Type") == "bind" and m.get("RW"))])
     from docker.types import Mount
     done = []

@@ -23,6 +23,9 @@ class Job:
     local_mounts: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)     # what preflight should tell the user
     secret_names: tuple[str, ...] = ()                 # --secret-env: more names to mask (redact)
+    # Output name -> the s3:// URI (its ProcessingOutput S3Uri) the folder is uploaded to once the job
+    # has completed, as the service's EndOfJob upload does; outputs with a placeholder URI stay local.
+    s3_outputs: dict[str, str] = field(default_factory=dict)
     kind: ClassVar[str] = ""          # "Processing", "Training": names the request's fields
 
     @property

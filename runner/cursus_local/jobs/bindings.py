@@ -10,19 +10,20 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
+from ..redact import is_secret_name
 from .contracts import Step
 
 # Mounted into a container (read-write, or as an overlay's lower layer) these would hand the job
 # the host: its configuration, binaries, devices, the engine's socket and the engine's own data.
 SYSTEM_FOLDERS = ("/etc", "/usr", "/bin", "/sbin", "/boot", "/dev", "/proc", "/sys", "/run",
-                  "/var/run", "/var/lib/docker", "/var/lib/containerd")
+                  "/var/run", "/var/lib/docker", "/var/lib/containerd", "/root")   # /root: root's keys
 
 
 def check_names(step: Step) -> None:
     """Every input and output name is a folder name (on the host, and in S3 keys), and no input
     shares its name with an output."""
-    from .validation import folder_name_pattern
-    pattern, f = folder_name_pattern(), str(step.file)
+    from .validation import folder_name_length, folder_name_pattern
+    pattern, longest, f = folder_name_pattern(), folder_name_length(), str(step.file)
     for kind, names in (("inputs", step.inputs), ("outputs", step.outputs)):
         for name in names:
             if not pattern.fullmatch(name) or name in (".", ".."):
@@ -30,6 +31,10 @@ def check_names(step: Step) -> None:
                                 "folder the data goes to", file=f, field=f"contract.{kind}.{name}",
                                 fix=f"use letters, digits, '.', '-' and '_' only ({pattern.pattern}), "
                                     "and not '.' or '..'")
+            if len(name) > longest:
+                raise UserError(f"{kind[:-1]} name {name[:20]}... has {len(name)} characters, more than "
+                                f"the service's {longest} for a name", file=f,
+                                field=f"contract.{kind}.{name}", fix=f"use a name of at most {longest} characters")
     shared = sorted(set(step.inputs) & set(step.outputs))
     if shared:
         raise UserError(f"{shared} name(s) both an input and an output: --input and --output, a "
@@ -83,6 +88,12 @@ def check_job_arguments(step: Step, values: dict[str, str]) -> None:
         raise UserError(f"unknown job argument(s) {sorted(unknown)}", file=str(step.file),
                         field="contract.job_arguments",
                         fix=f"use one of {sorted(known)}" if known else "this step takes no job arguments")
+
+
+def secret_argument_flags(step: Step) -> tuple[str, ...]:
+    """The flags of job arguments fed from a secret-looking name (`--db` from `password`): the
+    value is masked by the flag, as the name itself never reaches the request."""
+    return tuple(a.flag for a in step.job_arguments if is_secret_name(a.source))
 
 
 def local_input(step: Step, name: str, source: str, produced: frozenset[str]) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import Job
+from .bindings import secret_argument_flags
 from .contracts import Step
 from .create_model import build_model_job, is_model_step
 from .processing import RunOptions, build_job
@@ -19,5 +20,5 @@ def build(step: Step, options: RunOptions, output_root: Path) -> Job:
     other step a CreateProcessingJob request, but a CreateModel step (no container: see create_model)."""
     kind = build_model_job if is_model_step(step) else build_training_job if is_training_step(step) else build_job
     job = kind(step, options, output_root)
-    job.secret_names = tuple(options.secret_env)
+    job.secret_names = (*options.secret_env, *secret_argument_flags(step))
     return job

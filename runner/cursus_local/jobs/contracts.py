@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,12 @@ def parse_step(doc: Any, path: Path) -> Step:
     if not isinstance(entry_point, str) or not entry_point.strip():
         f.fail("contract.entry_point", "missing or empty",
                "name the script, e.g. `entry_point: currency_conversion.py`")
+    normal = posixpath.normpath(entry_point.strip())
+    if entry_point.startswith("/") or normal == "." or normal.startswith("../") or normal == "..":
+        # the script is shipped and run: /etc/shadow or ../../etc/shadow would ship a host file
+        f.fail("contract.entry_point", f"{entry_point!r} is not a path inside the code folder",
+               "name the script by its path relative to the code folder (--code or local.code), "
+               "e.g. `entry_point: preprocess.py`")
 
     def count(key: str, default: int) -> int:
         return f.positive_int(compute.get(key, default), f"compute.{key}", default)

@@ -50,6 +50,7 @@ from .bindings import (
     inside,
     local_input,
     mounted_note,
+    secret_argument_flags,
 )
 from .contracts import Step
 from .packages import WHEELHOUSE_PATH, package_access  # noqa: F401 (WHEELHOUSE_PATH: re-exported)
@@ -159,10 +160,7 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
         raise UserError("no code folder for this step", file=where, field="local.code",
                         fix="pass --code DIR with the folder holding the script, or set local.code")
     code = code_folder(merged.code_dir, where)
-    if not (code / step.entry_point).is_file():
-        raise UserError(f"entry point {step.entry_point} not found in {code}", file=where,
-                        field="contract.entry_point",
-                        fix="pass --code DIR with the folder holding the script, or set local.code")
+    script_path = entry_script(code, step.entry_point, where)
     compute = step.raw.get("compute") or {}
     if kind in contracts.FRAMEWORK_PROCESSOR_KINDS:
         tarball, runproc = stage_source(code, step.entry_point, step.source_dir, in_source_dir)
@@ -180,7 +178,7 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
                    "set `compute.kind: framework` with `sdk_class: SKLearn` (FrameworkProcessor) to "
                    "ship the code folder, or drop `source_dir: true`")
         script = PurePosixPath(step.entry_point).name
-        local_inputs[CODE_INPUT] = code / step.entry_point       # one file: lands at LocalPath/<file>
+        local_inputs[CODE_INPUT] = script_path                   # one file: lands at LocalPath/<file>
         inputs.append(_s3_input(CODE_INPUT, f"s3://{PLACEHOLDER_BUCKET}/{name}/input/code/{script}",
                                 CODE_PATH))
         command = compute.get("container_entrypoint") if kind == "byo_container" else None
@@ -201,8 +199,9 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
                    f"outside {PROCESSING_ROOT} ({spec.path})",
                    f"write the output under {PROCESSING_ROOT}output/, e.g. "
                    f"`path: /opt/ml/processing/output/{n}`")
+    s3_outputs = {n: given for n, given in merged.outputs.items() if given.startswith("s3://")}
     outputs = [{"OutputName": n, "AppManaged": False,
-                "S3Output": {"S3Uri": f"s3://{PLACEHOLDER_BUCKET}/{name}/output/{n}",
+                "S3Output": {"S3Uri": s3_outputs.get(n, f"s3://{PLACEHOLDER_BUCKET}/{name}/output/{n}"),
                              "LocalPath": spec.path, "S3UploadMode": "EndOfJob"}}
                for n, spec in step.outputs.items()]
 
@@ -233,9 +232,10 @@ def build_job(step: Step, options: RunOptions, output_root: Path) -> ProcessingJ
         "NetworkConfig": {"EnableNetworkIsolation": isolated},
         "RoleArn": merged.role_arn,
     }
-    validate_request(request, secret_names=merged.secret_env)
+    validate_request(request, secret_names=(*merged.secret_env, *secret_argument_flags(step)))
     return ProcessingJob(request, local_inputs, local_outputs, step.name, str(step.file),
-                         local_env=local_env, local_mounts=local_mounts, notes=notes)
+                         local_env=local_env, local_mounts=local_mounts, notes=notes,
+                         s3_outputs=s3_outputs)
 
 
 def processing_kind(step: Step) -> str:
@@ -281,9 +281,9 @@ def _source_dir_input(step: Step, kind: str, name: str, local_path: str, source:
 
 def _output_folder(step: Step, name: str, given: str | None, output_root: Path) -> Path:
     """The host folder of output `name`: the one the run gives (never a system folder), else
-    output_root/<name>, which stays inside output_root."""
+    output_root/<name>, which stays inside output_root (also for an s3:// output)."""
     field = f"contract.outputs.{name}"
-    if not given:
+    if not given or given.startswith("s3://"):   # an S3 output is written here, uploaded at job end
         return inside(output_root, name, field=field)
     folder = Path(given).resolve()
     check_not_system(folder, f"output {name} ({given})", str(step.file), field,
@@ -334,6 +334,22 @@ def code_folder(given: str, where: str) -> Path:
     check_not_system(code, f"the code folder ({given})", where, "--code",
                      "pass --code DIR (or set local.code) with the folder holding your scripts")
     return code
+
+
+def entry_script(code: Path, entry_point: str, where: str) -> Path:
+    """The script `entry_point` names in the (resolved) code folder. It is shipped into the
+    container and run, so it must be a file inside that folder, also once its links are followed:
+    `/etc/shadow` or `../../etc/shadow` would ship a host file (under sudo, root's) and print it."""
+    path = code / entry_point
+    fix = "name the script by its path inside the code folder, e.g. `entry_point: preprocess.py`"
+    if not path.resolve().is_relative_to(code):   # the step file's check (contracts) left links
+        raise UserError(f"entry point {entry_point} leads to {path.resolve()}, outside the code "
+                        f"folder {code}", file=where, field="contract.entry_point", fix=fix)
+    if not path.is_file():
+        raise UserError(f"entry point {entry_point} not found in {code}", file=where,
+                        field="contract.entry_point",
+                        fix="pass --code DIR with the folder holding the script, or set local.code")
+    return path
 
 
 def source_files(code: Path, entry_point: str, source_dir: bool) -> list[tuple[str, Path]]:

@@ -42,7 +42,7 @@ from ..errors import UserError
 from ..status import JobStatus
 from . import contracts
 from .base import Job
-from .bindings import check_bound, check_job_arguments, environment, local_input
+from .bindings import check_bound, check_job_arguments, environment, local_input, secret_argument_flags
 from .contracts import Step
 from .packages import package_access
 from .processing import (PLACEHOLDER_BUCKET, RunOptions, _merge_local_defaults, code_folder, entry_script,
@@ -227,7 +227,7 @@ def build_training_job(step: Step, options: RunOptions, output_root: Path) -> Tr
     }
     if not config:   # the service takes no empty list; a job may have no channel at all
         del request["InputDataConfig"]
-    validate_request(request, secret_names=merged.secret_env)
+    validate_request(request, secret_names=(*merged.secret_env, *secret_argument_flags(step)))
     local_env, local_mounts, notes = package_access(merged.wheelhouse, merged.pip_offline, isolated, where)
     return TrainingJob(request, local_inputs, local_outputs, step.name, str(step.file),
                        local_env=local_env, local_mounts=local_mounts, notes=notes, channels=channels, code_files=code_files, entry_point=step.entry_point,

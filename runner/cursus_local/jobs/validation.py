@@ -176,8 +176,16 @@ def folder_name_pattern() -> re.Pattern:
     """What an input or output name may be. botocore's model gives ProcessingInput.InputName and
     ProcessingOutput.OutputName no pattern (any String), but here a name is a folder on the host;
     the service's own pattern for names that are folders is ChannelName's (CreateTrainingJob)."""
-    channel = input_shape("CreateTrainingJob")["members"]["InputDataConfig"]["member"]["members"]["ChannelName"]
-    return re.compile(channel["pattern"])
+    return re.compile(_channel_name()["pattern"])
+
+
+def folder_name_length() -> int:
+    """The longest an input or output name may be: ChannelName's max, as for its pattern."""
+    return int(_channel_name()["max"])
+
+
+def _channel_name() -> dict:
+    return input_shape("CreateTrainingJob")["members"]["InputDataConfig"]["member"]["members"]["ChannelName"]
 
 
 def _service_rule_errors(request: dict) -> list[str]:

@@ -195,7 +195,19 @@ class Seal:
             return None
 
     def save(self, folder: Path) -> None:
-        results.write_json(folder / SEAL, {"key": self.key, "run": self.run, "outputs": self.outputs}, indent=None)
+        """Written atomically. A seal rewritten in place keeps the owner of the one it replaces: a
+        sudo run that serves (or re-verifies) an earlier run's outputs rewrites that run's seal,
+        which must stay whose run it is, not become root's."""
+        path = folder / SEAL
+        try:
+            before = path.lstat()
+        except FileNotFoundError:
+            before = None
+        tmp = path.with_name(f".{SEAL}.{os.getpid()}")
+        results.write_json(tmp, {"key": self.key, "run": self.run, "outputs": self.outputs}, indent=None)
+        if before is not None and os.geteuid() == 0:
+            os.lchown(tmp, before.st_uid, before.st_gid)
+        tmp.replace(path)
 
     def _changed(self, node: str, name: str, rel: str, how: str) -> OutputChanged:
         return OutputChanged(node, f"{name}/{rel}" if rel else name, how, self.run)

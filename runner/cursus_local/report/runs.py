@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .. import results
+from .. import ownership, results
 from ..errors import UserError
 from .summary import RESULT_FILES
 
@@ -37,6 +37,7 @@ def mark_latest(run_dir: Path) -> None:
         tmp.symlink_to(run_dir.name, target_is_directory=True)
     except (OSError, NotImplementedError):   # no symlinks here (some Windows mounts, some filesystems)
         tmp.write_text(run_dir.name + "\n")
+    ownership.give(tmp)   # under sudo: the caller's, as the run it points at
     if link.is_dir() and not link.is_symlink():   # a real folder named latest: not ours to replace
         tmp.unlink()
         raise UserError(f"{link} is a folder, so it cannot point at the latest run", file=str(link),
@@ -71,12 +72,38 @@ def in_use(run_dir: Path) -> Iterator[None]:
     """Marks `run_dir` as in use while the block runs (see the module's note)."""
     locks = results.make_dir(Path(run_dir).parent / LOCKS)
     lock = locks / Path(run_dir).name
-    with open(lock, "a") as handle:
+    # under sudo, the folder and the lock are the caller's from the start (and the runs folder,
+    # when this run made it): a runner killed by SIGKILL hands nothing back, and the caller's own
+    # --resume must still take (and remove) the lock and mark the latest run
+    made = next((m for m in results.made_dirs() if locks.is_relative_to(m)), locks)
+    for folder in (locks, *locks.parents):
+        if folder.is_relative_to(made):
+            ownership.give(folder)
+    with _open_lock(lock) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             lock.unlink(missing_ok=True)
+
+
+def _open_lock(lock: Path):
+    """The lock file, made the owner's; one left by root (an older version's sudo run, killed)
+    opened for reading, which is enough for flock."""
+    try:
+        handle = open(lock, "x")
+        ownership.give(lock)
+        return handle
+    except FileExistsError:
+        pass
+    try:
+        return open(lock, "a")
+    except PermissionError:
+        try:
+            return open(lock)
+        except PermissionError:
+            raise UserError(f"{lock} is another user's lock, which you can neither take nor read",
+                            file=str(lock), fix=f"remove it (sudo rm {lock}) if no run of it goes on") from None
 
 
 def is_in_use(run_dir: Path) -> bool:
