@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # Debian's graphviz (generate-report draws each run's DAG with `dot`) and chromium (the tests open
-# the reports in it, through Playwright).
+# the reports in it, through Playwright); shellcheck (actionlint checks the CI templates' scripts
+# with it) and docker-compose 1.29 (tests/test_compose.py builds docker-compose.yml with it too).
 tools:
-	@command -v dot >/dev/null && command -v chromium >/dev/null || { \
+	@command -v dot >/dev/null && command -v chromium >/dev/null && command -v shellcheck >/dev/null && \
+	  test -x /usr/bin/docker-compose || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz chromium >/dev/null; \
-	  else echo "ERROR: install Graphviz and Chromium (Debian: sudo apt-get install graphviz chromium)" >&2; exit 1; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz chromium shellcheck docker-compose >/dev/null; \
+	  else echo "ERROR: install Graphviz, Chromium, ShellCheck and docker-compose 1.29 (Debian: sudo apt-get install graphviz chromium shellcheck docker-compose)" >&2; exit 1; fi; }
 
 engine:
 	@images/ensure-engine.sh

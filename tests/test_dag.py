@@ -218,7 +218,7 @@ def test_unknown_keys_get_a_did_you_mean(tmp_path, steps):
     with pytest.raises(UserError) as err:
         load_dag(write_dag(tmp_path, {"nodes": {"prep": {"zzz": 1}}}))
     assert err.value.fix == ("use one of: code, env, framework_version, image, inputs, job_arguments, "
-                             "provide, skip, step")
+                             "outputs, provide, skip, step")
 
 
 def test_input_fed_by_map_and_external_binding_is_an_error(tmp_path, steps):
