@@ -1,6 +1,6 @@
 """Benchmarks (not tests): wall time of cursus-local against bare `docker run`, and more.
 
-    .venv/bin/python bench/bench.py [--repeat 3] [--rows 1000000] [--only step|pipeline|e2e|checks|unit|cache|report]
+    .venv/bin/python bench/bench.py [--repeat 3] [--rows 1000000] [--only step|pipeline|e2e|checks|unit|cache|report|sagemaker]
 
 Each figure is the median of --repeat runs, measured in this same run, on this machine.
 """
@@ -318,15 +318,80 @@ def bench_report(work: Path, count: int = 100) -> list[tuple[str, str]]:
              f"{seconds:.2f}s")]
 
 
+def bench_sagemaker(work: Path, repeat: int, files: int = 5_000, size: int = 1_024) -> list[tuple[str, str]]:
+    """--backend sagemaker against a moto server on loopback (S3 and SageMaker APIs over HTTP):
+    content-addressed uploads of many small files (first time, then all found in S3), and the time
+    from `cursus-local run-step` starting to CreateProcessingJob (moto's CreationTime, same clock)."""
+    import os
+
+    import boto3
+    sys.path.insert(0, str(Path(__file__).parent))
+    from s3 import moto_server
+
+    from cursus_local.backends.sagemaker import SageMakerBackend, Uploads
+
+    proc, port = moto_server()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "CURSUS_LOCAL_CACHE": str(work / "cache")}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        boto3.client("s3").create_bucket(Bucket="bench")
+        folder = work / "small-files"
+        block = np.random.default_rng(0).bytes(size)
+        for i in range(files):
+            path = folder / f"part-{i // 500:02d}" / f"{i:05d}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(i.to_bytes(8, "little") + block[8:])
+        backend = SageMakerBackend("arn:aws:iam::123456789012:role/bench", "bench")
+        first, again = Uploads(), Uploads()
+        start = time.perf_counter()
+        backend.upload(folder, first)
+        upload_s = time.perf_counter() - start
+        start = time.perf_counter()
+        backend.upload(folder, again)
+        skip_s = time.perf_counter() - start
+        assert first.files == files and again.files == 0
+        sm = boto3.client("sagemaker")
+        to_create, whole = [], []
+        for i in range(repeat):
+            runs = work / f"sm-runs-{i}"
+            began = time.time()
+            subprocess.run([*CLI, "run-step", "currency_conversion", "--backend", "sagemaker", "--bucket", "bench",
+                            "--role", "arn:aws:iam::123456789012:role/bench", "--runs-dir", str(runs), "-q"],
+                           cwd=REPO / "scenarios" / "demo", env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            whole.append(time.time() - began)
+            [result] = runs.glob("*/currency_conversion/result.json")
+            name = json.loads(result.read_text())["job_name"]
+            created = sm.describe_processing_job(ProcessingJobName=name)["CreationTime"].timestamp()
+            to_create.append(created - began)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        proc.terminate()
+        proc.wait(10)
+    label = f"sagemaker (moto), {files:,} files of {size} B"
+    return [(f"{label}: first upload", f"{files / upload_s:,.0f} files/s ({upload_s:.2f}s)"),
+            (f"{label}: again (all found in S3, 0 bytes sent)", f"{files / skip_s:,.0f} files/s ({skip_s:.2f}s)"),
+            ("sagemaker (moto): run-step start -> CreateProcessingJob (demo step, 2nd+ run uploads 0 B)",
+             f"{statistics.median(to_create):.2f}s (whole command {statistics.median(whole):.2f}s)")]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pipeline-rows", type=int, default=300_000)
-    parser.add_argument("--only", choices=["step", "pipeline", "e2e", "checks", "unit", "cache", "report"],
+    parser.add_argument("--only", choices=["step", "pipeline", "e2e", "checks", "unit", "cache", "report",
+                                           "sagemaker"],
                         action="append")
     args = parser.parse_args()
-    wanted = set(args.only or ["step", "pipeline", "e2e", "checks", "unit", "cache", "report"])
+    wanted = set(args.only or ["step", "pipeline", "e2e", "checks", "unit", "cache", "report", "sagemaker"])
     print(f"cursus-local benchmarks (median of {args.repeat}; docker CLI: {DOCKER})\n")
     with tempfile.TemporaryDirectory(prefix="cursus-bench-") as tmp:
         work = Path(tmp)
@@ -349,6 +414,8 @@ def main():
             figures += bench_cache(work)
         if "report" in wanted:
             figures += bench_report(work)
+        if "sagemaker" in wanted:
+            figures += bench_sagemaker(work, args.repeat)
         if "unit" in wanted and (Path(__file__).with_name("unit.py")).is_file():
             sys.path.insert(0, str(Path(__file__).parent))
             import unit

@@ -61,5 +61,26 @@ def yaml_pairs(values: list[str] | None, flag: str) -> dict:
         raise UserError(f"{flag} value is not YAML: {exc}", field=flag,
                         fix="write KEY=VALUE, e.g. currencies=[USD,EUR] or missing_currency_rate=0.1") from None
 
+BACKEND_HELP = "Where jobs run: docker (this machine's engine) or sagemaker (the service; needs --role, --bucket)"
+ROLE_HELP = "--backend sagemaker: the execution role's ARN (arn:aws:iam::<account>:role/<name>)"
+BUCKET_HELP = "--backend sagemaker: the bucket for code, inputs (s3://<bucket>/cursus-local/<hash>/) and outputs"
+REGION_HELP = "--backend sagemaker: the AWS region (default: AWS_REGION / the profile's)"
+
+
+def make_backend(name: str, role: str | None = None, bucket: str | None = None, region: str | None = None):
+    """The backend `--backend` names; SageMaker's checks role, bucket, region and credentials here,
+    before anything is built or uploaded."""
+    if name == "sagemaker":
+        from ..backends.sagemaker import SageMakerBackend
+        return SageMakerBackend(role, bucket, region)
+    if name != "docker":
+        raise UserError(f"unknown backend {name!r}", field="--backend", fix="use --backend docker or --backend sagemaker")
+    if role or bucket or region:
+        raise UserError("--role, --bucket and --region are for --backend sagemaker", field="--backend",
+                        fix="add --backend sagemaker, or drop them")
+    from ..backends.docker import DockerBackend
+    return DockerBackend()
+
+
 JUNIT_XML_HELP = "Also write the results as JUnit XML to this file (one testcase per step, check or test)"
 JSON_SUMMARY_HELP = "End with one JSON line on stdout: status, counts, run folder, result files"

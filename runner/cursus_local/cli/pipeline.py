@@ -14,6 +14,8 @@ import typer
 
 from .app import app
 from .options import (
+    BACKEND_HELP,
+    BUCKET_HELP,
     CODE_HELP,
     DAG_HELP,
     FROM_HELP,
@@ -25,6 +27,8 @@ from .options import (
     ONLY_HELP,
     PIP_OFFLINE_HELP,
     PROVIDE_HELP,
+    REGION_HELP,
+    ROLE_HELP,
     RUNS_HELP,
     SECRET_ENV_HELP,
     SKIP_HELP,
@@ -33,6 +37,7 @@ from .options import (
     TO_HELP,
     WHEELHOUSE_HELP,
     bind_dag,
+    make_backend,
     pairs,
 )
 
@@ -58,6 +63,10 @@ def run_step_command(
     scenario: Path = typer.Option(Path("."), help=STEP_SCENARIO_HELP),
     runs_dir: Optional[Path] = typer.Option(None, help=RUNS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't echo the container log"),
+    backend_name: str = typer.Option("docker", "--backend", help=BACKEND_HELP),
+    role: Optional[str] = typer.Option(None, help=ROLE_HELP),
+    bucket: Optional[str] = typer.Option(None, help=BUCKET_HELP),
+    region: Optional[str] = typer.Option(None, help=REGION_HELP),
 ):
     """Run one script in its processing image, exactly as SageMaker Processing runs it."""
     from .. import ownership, results
@@ -86,11 +95,12 @@ def run_step_command(
     folder = run_dir / loaded.name
     job = build(loaded, options, folder / "output")   # bad input fails here, before the engine
 
-    from ..backends.docker import DockerBackend
     from ..pipeline.step import run_job
     from . import render
 
-    backend = DockerBackend()
+    backend = make_backend(backend_name, role, bucket, region)
+    if backend_name == "sagemaker":
+        backend.image_id(job.image)   # a region without the image fails here, before any upload
     with render.step_view(loaded.name, quiet) as on_event:
         run = run_job(job, folder, backend, on_event)
     ownership.hand_over_run(run_dir)
@@ -125,6 +135,10 @@ def run_pipeline_command(
                                  "image and request; nothing starts (exit 0, or 2 on a problem)"),
     junit_xml: Optional[Path] = typer.Option(None, "--junit-xml", help=JUNIT_XML_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_SUMMARY_HELP),
+    backend_name: str = typer.Option("docker", "--backend", help=BACKEND_HELP),
+    role: Optional[str] = typer.Option(None, help=ROLE_HELP),
+    bucket: Optional[str] = typer.Option(None, help=BUCKET_HELP),
+    region: Optional[str] = typer.Option(None, help=REGION_HELP),
 ):
     """Run every step in DAG order, checking each handoff with its Great Expectations suites."""
     from .. import ownership, results
@@ -142,7 +156,6 @@ def run_pipeline_command(
         render.print_preflight(dag.name, checked)
         raise typer.Exit(2 if checked.problems or not checked.jobs else 0)
 
-    from ..backends.docker import DockerBackend
     from ..pipeline.sequencer import Sequencer
     from ..status import PipelineStatus
 
@@ -150,8 +163,9 @@ def run_pipeline_command(
     from ..report.summary import pipeline_describer
     from .reports import publish
 
+    backend = make_backend(backend_name, role, bucket, region)   # role, bucket, credentials: before any upload
     with render.pipeline_view(dag.topological_order()) as on_event:
-        sequencer = Sequencer(dag, DockerBackend(), runs_dir=runs, jobs=jobs, use_cache=not no_cache,
+        sequencer = Sequencer(dag, backend, runs_dir=runs, jobs=jobs, use_cache=not no_cache,
                               resume=resume, on_event=on_event, describe=pipeline_describer(dag))
         with in_use(sequencer.run_dir):   # never pruned while it runs
             result = sequencer.run()

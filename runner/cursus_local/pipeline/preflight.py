@@ -122,9 +122,12 @@ def node_options(node: Node, report: ConnectionReport, output_of: Callable[[str,
                       secret_env=dag.secret_env if dag else ())
 
 
-def inspect(dag: Dag, run_dir: Path, image_present: Callable[[str], bool | None] | None = None) -> Plan:
+def inspect(dag: Dag, run_dir: Path, image_present: Callable[[str], bool | None] | None = None,
+            output_uri: Callable[[str, Job, str], str] | None = None) -> Plan:
     """Every node checked, every problem found, nothing raised: resolution, kind, provided outputs,
-    wiring, the job request and (with `image_present`) whether its image is on the engine."""
+    wiring, the job request and (with `image_present`) whether its image is on the engine.
+    `output_uri(node, job, output)`, for a backend that runs elsewhere (SageMaker), names where an
+    upstream output will be: a child's input is bound to that URI instead of the output folder."""
     report = running_only(discover(dag), dag)
     checks = {name: NodeCheck(name) for name in report.order}
     for name, check in checks.items():
@@ -157,7 +160,12 @@ def inspect(dag: Dag, run_dir: Path, image_present: Callable[[str], bool | None]
                    if outputs else f"--skip {name}")
             check.problems.append(_problem(name, f"{check.kind}: {why}", way))
             continue
-        options = node_options(node, report, lambda up, out: str(output_folder(run_dir, up, out)), dag)
+        def output_of(up: str, out: str) -> str:
+            if output_uri is not None and up in jobs:   # built already: topological order
+                return output_uri(up, jobs[up], out)
+            return str(output_folder(run_dir, up, out))
+
+        options = node_options(node, report, output_of, dag)
         options.job_name = job_name_for(name)
         try:
             job = build(node.step, options, run_dir / name / "output")
@@ -207,11 +215,11 @@ def _given_data_problems(node: Node) -> list[str]:
     return problems
 
 
-def plan(dag: Dag, run_dir: Path) -> Plan:
+def plan(dag: Dag, run_dir: Path, output_uri: Callable[[str, Job, str], str] | None = None) -> Plan:
     """The run's plan; raises one UserError listing every problem: unresolved nodes, kinds that
     can't run here, unfed or ambiguous inputs, empty edges, inputs lost to a node that does not
     run, and every node whose request could not be built or would be rejected."""
-    result = inspect(dag, run_dir)
+    result = inspect(dag, run_dir, output_uri=output_uri)
     problems = result.problems
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)

@@ -11,6 +11,12 @@ steps that did not pass (older attempts are kept under `.attempts/`).
 Only the nodes that run are scheduled (see `preflight`: not skipped, not provided, selected). A node
 that does not run is recorded as it is (`not_run`: provided | skipped | not selected, with the
 outputs provided for it); it is no parent of anything here: what it provides is an external input.
+
+On a backend that runs elsewhere (`backend.remote`: SageMaker) the handoffs are S3 URIs, not folders:
+a child's input is bound to its parent's output URI, which is named by the parent's cache key
+(`_remote_output`), so a parent taken from the cache hands on the very URI its children were planned
+with. Checks read a byte-budgeted sample of each URI (`data.s3.fetch_uri`). Training nodes are not
+taken from the cache there: the service names their outputs after the job.
 """
 
 from __future__ import annotations
@@ -125,6 +131,7 @@ class Sequencer:
         self.bytes_copied = 0
         self.job_done: set[str] = set()                 # container completed (or cached): children may start
         self.stops: dict[str, threading.Event] = {}     # node -> stops its running container
+        self.remote = getattr(backend, "remote", False)
 
     def _previous_run(self, resume: str | None) -> dict:
         if not resume:
@@ -138,7 +145,10 @@ class Sequencer:
 
     # --- the run ------------------------------------------------------------------------------
     def run(self) -> PipelineResult:
-        self.plan = plan(self.dag, self.run_dir)
+        self.plan = plan(self.dag, self.run_dir, self._remote_output if self.remote else None)
+        if self.remote:   # a region without a node's image: said now, before anything is uploaded
+            for job in self.plan.jobs.values():
+                self.backend.image_id(job.image)
         started = time.time()
         results.make_dir(self.run_dir)   # remembered: what the tool made is handed back
         not_run = {n: StepOutcome(n, StepStatus.SKIPPED, c.reason, not_run=c.runs, provided=c.provided)
@@ -244,14 +254,21 @@ class Sequencer:
         node, outcome, job = self.dag.nodes[name], self.outcomes[name], self.plan.jobs[name]
         folder, stop = self.folder.step(name), self.stops[name]
         fed = {i: p for i, p in job.local_inputs.items() if i in node.step.inputs}   # not the code
+        if self.remote:   # inputs bound to S3 URIs (a parent's outputs) are checked on samples
+            fed = {**{i: u for i, u in job.input_uris().items() if i in node.step.inputs and i not in fed}, **fed}
         inputs_ok = self.checker.submit(self._check_inputs, node, fed)
         inputs_ok.add_done_callback(lambda f: f.exception() is None and not f.result() and stop.set())
         outcome.key = step_key(job, image_id=self.backend.image_id(job.image), step_doc=node.step.raw)
-        outcome.outputs = {k: str(v) for k, v in job.local_outputs.items()}
+        if self.remote:
+            self.backend.keyed(job, outcome.key)
+        outcome.outputs = {k: self.backend.output_uri(job, k) if self.remote else str(v)
+                           for k, v in job.local_outputs.items()}
         outcome.result_file = str(folder / "result.json")
         run = None
         try:
-            if self.folder.kept(name, outcome.key):
+            if self.remote and job.kind != "Processing":
+                pass   # its outputs are named after the job that made them: it runs again
+            elif self.folder.kept(name, outcome.key):
                 outcome.cached_from = str(folder)
             elif served := self.steps.serve(outcome.key, name, self.folder):
                 source, copied = served
@@ -302,7 +319,9 @@ class Sequencer:
         if run is not None:
             self.steps.remember(outcome.key, self.folder.step(name))
         self.emit(StepEvent(name, StepStatus.CHECKING, "outputs"))
-        outcome.blocked_outputs = self._check_outputs(node, job.local_outputs)
+        outputs = ({n: self.backend.output_uri(job, n) for n in job.local_outputs} if self.remote
+                   else job.local_outputs)
+        outcome.blocked_outputs = self._check_outputs(node, outputs)
         if outcome.blocked_outputs:   # it ran, but what it hands on is unusable
             return self._finish(name, StepStatus.FAILED, "critical handoff check failed on output "
                                 + ", ".join(outcome.blocked_outputs))
@@ -337,7 +356,16 @@ class Sequencer:
             found.append((f"{node.name}.{channel}", step.output_suites[channel], "producer"))
         return found
 
-    def _validate(self, label: str, suite: Path, side: str, data: Path) -> HandoffCheck:
+    def _remote_output(self, name: str, job, output: str) -> str:
+        """A remote parent's output URI, under the parent's cache key (see the module's docstring)."""
+        self.backend.keyed(job, step_key(job, image_id=self.backend.image_id(job.image),
+                                         step_doc=self.dag.nodes[name].step.raw))
+        return self.backend.output_uri(job, output)
+
+    def _validate(self, label: str, suite: Path, side: str, data: Path | str) -> HandoffCheck:
+        if isinstance(data, str) and data.startswith("s3://"):
+            from ..data.s3 import fetch_uri   # the sampler: at most its byte budget is read
+            data = fetch_uri(data)
         key = self.checks.key(suite, data)
         stored = self.checks.get(key)
         if stored is not None:

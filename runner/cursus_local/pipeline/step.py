@@ -63,9 +63,12 @@ def run_job(job: Job, folder: Path, backend: Backend, on_event: EventHandler | N
             cancel: threading.Event | None = None) -> StepRun:
     """Run `job` with `folder` as its step folder (logs, hosts, result.json)."""
     folder = results.make_dir(Path(folder).resolve())   # remembered: handed back under sudo
-    stage_s3_inputs(job)
+    remote = getattr(backend, "remote", False)   # SageMaker reads and writes s3:// URIs itself
+    if not remote:
+        stage_s3_inputs(job)
     result = backend.run(job, folder, on_event, cancel)
-    upload_s3_outputs(job, result)
+    if not remote:
+        upload_s3_outputs(job, result)
     run = StepRun(job, result, folder)
     results.write_json(run.result_file, Secrets.of_job(job).data({
         "step": job.step_name, "step_file": job.step_file, "job_name": job.name,
