@@ -641,6 +641,25 @@ def print_s3_outputs(execution: str, outputs: dict[str, dict[str, str]]) -> None
     console.print(table)
 
 
+def print_s3_access(paths: list) -> None:
+    """validate-s3-access: per path, list / read / write with PASS, FAIL (and its AWS code) or SKIP."""
+    table = Table(title="S3 access", title_justify="left")
+    for column in ("S3 path", "from", "list", "read", "write", "details"):
+        table.add_column(column, overflow="fold")
+    for path in paths:
+        verdicts = {c.operation: styled(c.status) + (f" {escape(c.code)}" if c.code else "") for c in path.checks}
+        details = "; ".join(f"{c.operation}: {escape(c.detail)}" for c in path.checks
+                            if c.detail and c.status != "PASS")
+        if "resolve" in verdicts:
+            verdicts["list"] = f"resolve {verdicts['resolve']}"
+        table.add_row(escape(path.uri), escape(path.origin), verdicts.get("list", ""), verdicts.get("read", ""),
+                      verdicts.get("write", "-"), details)
+    console.print(table)
+    failed = sum(p.failed for p in paths)
+    console.print(f"{len(paths) - failed} of {len(paths)} S3 path(s) fully accessible"
+                  + (f", {failed} failed" if failed else ""))
+
+
 def print_sample(report, path: Path) -> None:
     """download-test-data: what was taken from each split, and where it went."""
     from ..data.s3 import size_text

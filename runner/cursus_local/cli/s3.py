@@ -1,5 +1,7 @@
 """`discover-s3-data`, `download-test-data` and `s3-cache`: samples of the S3 outputs of earlier
-SageMaker pipeline runs, and the local copies of them.
+SageMaker pipeline runs, and the local copies of them. `validate-s3-access`: may you list, read
+and write the paths s3_integration.yaml names. `test-s3`: a script unit test on the real upstream
+outputs of a pipeline execution's step.
 
 boto3 and the rest of `data.s3` load inside the commands: other commands never pay for them.
 """
@@ -13,7 +15,9 @@ from typing import Iterator, Optional
 
 import typer
 
+from ..errors import UserError
 from .app import _to_stderr, app
+from .options import JSON_SUMMARY_HELP, JUNIT_XML_HELP, RUNS_HELP, SCENARIO_HELP
 
 cache_app = typer.Typer(no_args_is_help=True, help="What S3 samples are cached, and deleting them.")
 app.add_typer(cache_app, name="s3-cache")
@@ -81,6 +85,113 @@ def download_test_data(
             anonymize=rules, salt=project_salt(settings.project) if rules else b"",
             cache_duration=settings.cache_duration, offline=offline, on_report=reports.append)
     render.print_sample(reports[0], path)
+
+
+@app.command("validate-s3-access")
+def validate_s3_access(
+    config: Path = typer.Option(Path("s3_integration.yaml"), "--config", help="s3_integration.yaml"),
+):
+    """Check, per S3 path of the config, that you may list it, read it (a 1-byte ranged GET) and,
+    for output_paths, write to it (a marker put and deleted). Exit 1 if any check fails."""
+    from ..data.s3_access import validate
+    from ..data.s3_config import load_settings
+    from . import render
+
+    settings = load_settings(config)
+    _aws_profile(settings)
+    with _s3_failures():
+        paths = validate(settings)
+    render.print_s3_access(paths)
+    raise typer.Exit(1 if any(p.failed for p in paths) else 0)
+
+
+@app.command("test-s3")
+def test_s3(
+    script: str = typer.Option(..., help="Step name (steps/<NAME>.step.yaml)"),
+    pipeline_execution: str = typer.Option(..., "--pipeline-execution", help="Pipeline execution ARN"),
+    step: Optional[str] = typer.Option(None, "--step", help="The execution's step whose output the script "
+                                       "reads (default: the one named in the script's compatible_sources)"),
+    output: Optional[str] = typer.Option(None, "--output", help="That step's output (default: the one named "
+                                         "like the script's input, or its only one)"),
+    input: Optional[str] = typer.Option(None, "--input", help="The script's input it feeds (default: its only one)"),
+    rows: Optional[int] = typer.Option(None, "--rows", min=1, help="Rows to sample "
+                                       "(default: data_sampling.default_sample_size, 1000)"),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same sample"),
+    config: Optional[Path] = typer.Option(None, "--config", help="s3_integration.yaml (default: ./s3_integration.yaml if there)"),
+    tests_config: Optional[Path] = typer.Option(None, "--tests-config", help="Test scenarios file with the "
+                                                "quality checks (default: <scenario>/test_scenarios.yaml)"),
+    scenario: Path = typer.Option(Path("."), help=SCENARIO_HELP),
+    runs_dir: Optional[Path] = typer.Option(None, help=RUNS_HELP),
+    junit_xml: Optional[Path] = typer.Option(None, "--junit-xml", help=JUNIT_XML_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_SUMMARY_HELP),
+):
+    """Run a script on a sample of the real S3 outputs of one step of a pipeline execution, with its
+    quality checks and output suites; results as test-script gives them."""
+    from ..data import s3 as s3data
+    from ..data.s3_anonymize import project_salt
+    from ..data.s3_config import load_settings
+    from ..unit import config as scenario_config
+    from ..unit.model import Case, UnitTest
+    from .testing import _run_and_report
+
+    settings = load_settings(config)
+    _aws_profile(settings)
+    tests = scenario_config.load_tests(tests_config or scenario_config.default_config(scenario), scenario,
+                                       script)[script]
+    with _s3_failures():
+        discovered = s3data.discover_outputs(pipeline_execution)
+        step, output, uri = _upstream_output(tests.step, pipeline_execution, discovered, step, output)
+        target = input or _sole_input(tests.step)
+        if target not in tests.step.inputs:
+            raise UserError(f"no input {target!r} in {script}", field="--input",
+                            fix=f"use one of: {', '.join(sorted(tests.step.inputs))}")
+        source = {"pipeline_execution": pipeline_execution, "step_name": step, "output_name": output,
+                  "uri": uri, "input": target, "rows": rows or settings.rows, "seed": seed,
+                  "max_bytes": settings.max_bytes, "cache_duration": settings.cache_duration,
+                  "anonymize": settings.anonymize,
+                  "salt": project_salt(settings.project) if settings.anonymize else b""}
+        tests.unit_tests = [UnitTest("test_s3", "s3_integration", [Case(f"{step}.{output}", 0, seed=seed,
+                                                                        s3_source=source)])]
+        _run_and_report([tests], scenario, runs_dir, ("s3_integration",), junit_xml=junit_xml, json_out=json_out)
+
+
+def _upstream_output(script_step, execution: str, discovered: dict[str, dict[str, str]],
+                     step: str | None, output: str | None) -> tuple[str, str, str]:
+    """(step, output, S3 URI) the script reads: `--step`, else the one step of the execution named
+    in the script's compatible_sources; `--output`, else one named like the script's inputs (or
+    the step's only output)."""
+    steps = ", ".join(sorted(discovered)) or "(none)"
+    if step is None:
+        sources = [s for dep in (script_step.spec.get("dependencies") or {}).values()
+                   for s in (dep or {}).get("compatible_sources") or []]
+        matches = [name for name in discovered
+                   if any(name == s or name.startswith((f"{s}-", f"{s}_")) for s in sources)]
+        if len(matches) != 1:
+            raise UserError(f"{len(matches)} steps of this execution match {script_step.name}'s "
+                            f"compatible_sources {sources}", file=execution, field="--step",
+                            fix=f"name the upstream step with --step, one of: {steps}")
+        step = matches[0]
+    if step not in discovered:
+        raise UserError(f"no step {step!r} of this execution wrote to S3", file=execution, field="--step",
+                        fix=f"use one of: {steps}")
+    outputs = discovered[step]
+    if output is None:
+        named = [n for n in outputs if n in script_step.inputs]
+        output = named[0] if len(named) == 1 else next(iter(outputs)) if len(outputs) == 1 else None
+        if output is None:
+            raise UserError(f"step {step} has {len(outputs)} S3 outputs", file=execution, field="--output",
+                            fix=f"name one with --output: {', '.join(sorted(outputs))}")
+    if output not in outputs:
+        raise UserError(f"step {step} has no S3 output {output!r}", file=execution, field="--output",
+                        fix=f"use one of: {', '.join(sorted(outputs))}")
+    return step, output, outputs[output]
+
+
+def _sole_input(script_step) -> str:
+    if len(script_step.inputs) != 1:
+        raise UserError(f"{script_step.name} has {len(script_step.inputs)} inputs", field="--input",
+                        fix=f"name the one the S3 data feeds: {', '.join(sorted(script_step.inputs))}")
+    return next(iter(script_step.inputs))
 
 
 @cache_app.command("list")

@@ -23,6 +23,8 @@ from .quality import Quality, evaluate_outputs
 
 PARTS = ("synthetic", "s3_integration", "performance", "data_flow")
 LOG_TAIL = 15
+# s3_source keys passed on to data.s3's fetch (rows: a row sample; absent: whole objects)
+S3_FETCH_OPTIONS = ("max_bytes", "rows", "seed", "anonymize", "salt", "cache_duration")
 
 TestEventHandler = Callable[[TestEvent], None]
 
@@ -138,11 +140,14 @@ class ScriptTester:
         return entry
 
     def fetch_s3(self, case: Case, folder: Path) -> dict[str, Path]:
-        from ..data.s3 import fetch_output  # boto3 only when S3 data is asked for
+        from ..data.s3 import fetch_output, fetch_uri  # boto3 only when S3 data is asked for
         source = case.s3_source
-        kwargs = {"max_bytes": source["max_bytes"]} if "max_bytes" in source else {}
-        path = fetch_output(source["pipeline_execution"], source["step_name"], source["output_name"],
-                            folder / source["input"], **kwargs, **self.aws_clients)
+        kwargs = {k: source[k] for k in S3_FETCH_OPTIONS if k in source}
+        if "uri" in source:   # discovered already (test-s3): no second walk of the execution
+            path = fetch_uri(source["uri"], folder / source["input"], s3=self.aws_clients.get("s3"), **kwargs)
+        else:
+            path = fetch_output(source["pipeline_execution"], source["step_name"], source["output_name"],
+                                folder / source["input"], **kwargs, **self.aws_clients)
         bound = {source["input"]: Path(path)}
         others = [p for p in plan_inputs(self.step, case) if p.name != source["input"]]
         return {**bound, **write_inputs(others, folder, self.tests.volumes[DEFAULT_VOLUME], case.seed)}
@@ -235,7 +240,8 @@ def _slug(name: str) -> str:
 
 
 def _s3_label(source: dict) -> str:
-    return f"{source['pipeline_execution']} {source['step_name']}.{source['output_name']}"
+    label = f"{source['pipeline_execution']} {source['step_name']}.{source['output_name']}"
+    return f"{label} ({source['uri']})" if "uri" in source else label
 
 
 def _rows_in(path: Path) -> int | None:
