@@ -19,7 +19,9 @@ with the break applied, through the sequencer's own check path (`Sequencer._suit
 breaks marked `full` also run the whole pipeline with the producer's script wrapped (its source,
 then the break on its output folder, inside its container), and the table shows that the real
 run reports the same catch. Controls: column order, an extra column, shuffled rows, two shards, a
-marker file, and a rerun on new random data from the same generator (a full run).
+marker file, a few rows filtered, and a rerun on new random data from the same generator (a full
+run). The drafted suites are given each step's inputs in the good runs, so a step that passes
+rows through gets a row ratio, checked (as the sequencer does) against what it read in the run.
 """
 
 from __future__ import annotations
@@ -151,6 +153,9 @@ CATALOG = [
         "def apply(f): rewrite(f, lambda df: set_column(df, 'category', None))"),
     brk("risk_table_row_lost", RT, "a category missing from the risk table: its rows get the mean",
         "def apply(f): rewrite(f, lambda df: df.iloc[1:])"),
+    brk("rows_dropped_30pct", CC, "a pass-through step loses 3 rows in 10 (every split kept, "
+        "above its floor): only the row ratio to its input sees it",
+        "def apply(f): rewrite(f, lambda df: df.iloc[: len(df) * 7 // 10])", full=True),
     # benign controls: consumers read columns by name and concatenate every *.csv
     brk("column_reorder", CC, "columns in another order", harmful=False, full=True,
         code="def apply(f): rewrite(f, lambda df: df[list(reversed(df.columns))])"),
@@ -164,6 +169,8 @@ CATALOG = [
              "        df.iloc[len(df) // 2:].to_csv(c.with_name('part-00001.csv'), index=False)"),
     brk("success_marker", CC, "a _SUCCESS marker beside the data", harmful=False,
         code="def apply(f):\n    for c in csvs(f): c.with_name('_SUCCESS').write_text('')"),
+    brk("few_rows_filtered", CC, "a cleaning rule drops 1 row in 50: within the step's ratio",
+        harmful=False, code="def apply(f): rewrite(f, lambda df: df[df.index % 50 != 0])"),
 ]
 NEW_DATA = "new_random_data"   # the benign control that reruns on a new generator seed
 
@@ -233,15 +240,24 @@ def output_of(result: dict, producer: tuple[str, str]) -> Path:
     return Path(result["steps"][producer[0]]["outputs"][producer[1]])
 
 
-def draft_suites(good: list[dict], folder: Path) -> dict[str, dict]:
-    """suggest-suite on every step output of the good runs, as the steps' output suites."""
+def inputs_of(result: dict, node: str, scenario: Path) -> dict[str, Path]:
+    """The data inputs (not the code) a step read in a run, from its result.json."""
+    contract = yaml.safe_load((scenario / "steps" / f"{node}.step.yaml").read_text())["contract"]
+    read = json.loads(Path(result["steps"][node]["result_file"]).read_text())["inputs"]
+    return {name: Path(path) for name, path in read.items() if name in contract["inputs"]}
+
+
+def draft_suites(good: list[dict], folder: Path, scenario: Path) -> dict[str, dict]:
+    """suggest-suite on every step output of the good runs, given the step's inputs in each run
+    (for a row ratio), as the steps' output suites."""
     from cursus_local.data.suggest import suggest_suite, write_suite
 
     suites: dict[str, dict] = {}
     for node, step in good[0]["steps"].items():
+        inputs = [inputs_of(run, node, scenario) for run in good]
         for output in step["outputs"]:
             paths = [Path(run["steps"][node]["outputs"][output]) for run in good]
-            path = write_suite(suggest_suite(paths, name=f"{node}.{output}"),
+            path = write_suite(suggest_suite(paths, name=f"{node}.{output}", inputs=inputs),
                                folder / f"{node}.{output}.json")
             suites.setdefault(node, {"outputs": {}})["outputs"][output] = str(path)
     return suites
@@ -278,14 +294,20 @@ class Checker:
         self.seq = Sequencer(self.dag, None, runs_dir=work / "runs", use_cache=False)
         self.seq.plan = plan(self.dag, work / "runs" / "plan")
 
-    def check(self, producer: tuple[str, str], folder: Path) -> list:
+    def check(self, producer: tuple[str, str], folder: Path, inputs: dict[str, Path]) -> list:
+        """`inputs`: what the producer read in the run (for its output suites' row ratio)."""
+        from cursus_local.data.layout_checks import StepInputs
+
         node, output = producer
-        todo = self.seq._suites_for(self.dag.nodes[node], output, "producer")
+        read = StepInputs(node, inputs)   # as `_check_outputs` hands them: producer side only
+        todo = [(*t, read) for t in self.seq._suites_for(self.dag.nodes[node], output, "producer")]
         for c in self.seq.plan.report.connections:
             if (c.upstream, c.output) == producer:
-                todo += self.seq._suites_for(self.dag.nodes[c.downstream], c.input, "consumer")
+                todo += [(*t, None) for t in
+                         self.seq._suites_for(self.dag.nodes[c.downstream], c.input, "consumer")]
         self.seq.handoffs.clear()
-        return [self.seq._validate(label, suite, side, folder) for label, suite, side in todo]
+        return [self.seq._validate(label, suite, side, folder, step_inputs)
+                for label, suite, side, step_inputs in todo]
 
 
 def verdict_of(handoffs: list) -> tuple[bool, str, int]:
@@ -318,7 +340,7 @@ def prepare(name: str, work: Path, drafted: bool) -> Mode:
         set_suites(scenario, {})   # good runs with no suites at all
         good = [run_pipeline(scenario, runs, write_raw(raw_data(seed), work / name / f"raw{seed}"))
                 for seed in (1, 2)]
-        set_suites(scenario, draft_suites(good, work / name / "suites"))
+        set_suites(scenario, draft_suites(good, work / name / "suites", scenario))
         raw = work / name / "raw1"
     else:
         raw = None
@@ -335,7 +357,8 @@ def evaluate(mode: Mode, b: Break, work: Path, full: bool) -> dict:
     folder = work / mode.name / "broken" / b.name
     shutil.copytree(output_of(mode.base, b.producer), folder)
     apply_break(b, folder)
-    caught, message, warnings = verdict_of(mode.checker.check(b.producer, folder))
+    caught, message, warnings = verdict_of(mode.checker.check(
+        b.producer, folder, inputs_of(mode.base, b.producer[0], mode.scenario)))
     row.update(applies=True, caught=caught, message=message, warnings=warnings)
     if full and b.full:
         scenario = copy_demo(work / mode.name / f"full-{b.name}")

@@ -226,3 +226,187 @@ def test_cursus_dag_with_a_training_step(tmp_path):
     assert model in [i["S3Input"]["S3Uri"] for i in steps["Payload"]["Arguments"]["ProcessingInputs"]]
     assert {p["Name"] for p in result.definition["Parameters"]} == \
         {"DummyDataLoading_training_INPUT_DATA", "DummyDataLoading_calibration_INPUT_DATA"}
+
+
+# --- handoff checks as steps of their own (--with-checks) --------------------------------------------
+
+from cursus_local.data import check_job
+from cursus_local.pipeline.export import CHECK_IMAGE_PLACEHOLDER
+
+SUITES = DEMO / "suites"
+CHECK_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/cursus-local-runner:1"
+PRODUCED = "Steps.{}.ProcessingOutputConfig.Outputs['{}'].S3Output.S3Uri"
+# each checked data of the demo: the suites that check it locally, the steps that read it
+DEMO_CHECKS = {
+    "Check-Input-tabular_preprocessing-DATA": (
+        {"Get": "Parameters.tabular_preprocessing_DATA"}, ["tabular_preprocessing.DATA"], ["tabular_preprocessing"]),
+    "Check-tabular_preprocessing-processed_data": (
+        {"Get": PRODUCED.format("tabular_preprocessing", "processed_data")},
+        ["tabular_preprocessing.processed_data", "currency_conversion.input_data"], ["currency_conversion"]),
+    "Check-currency_conversion-processed_data": (
+        {"Get": PRODUCED.format("currency_conversion", "processed_data")},
+        ["currency_conversion.processed_data", "feature_engineering.input_data", "risk_table.input_data"],
+        ["feature_engineering", "risk_table"]),
+    "Check-feature_engineering-features": (
+        {"Get": PRODUCED.format("feature_engineering", "features")},
+        ["feature_engineering.features", "scoring.features"], ["scoring"]),
+    "Check-risk_table-risk_tables": (
+        {"Get": PRODUCED.format("risk_table", "risk_tables")},
+        ["risk_table.risk_tables", "scoring.risk_tables"], ["scoring"]),
+    "Check-scoring-scored": ({"Get": PRODUCED.format("scoring", "scored")}, ["scoring.scored"], []),
+}
+
+
+def with_checks(tmp_path, **options):
+    return export_pipeline(load_dag(DEMO / "dag.yaml"), tmp_path / "run", bucket=BUCKET, region=REGION,
+                           name=NAME, role=ROLE, with_checks=True, **options)
+
+
+def test_a_check_step_per_checked_data(tmp_path):
+    """Every suite a local run checks a handoff with is an input of the check step of that data, beside
+    the data itself; the steps that read the data depend on it; the entry point validates them all."""
+    result = with_checks(tmp_path, check_image=CHECK_IMAGE)
+    steps = {s["Name"]: s for s in result.definition["Steps"]}
+    checks = {n: s for n, s in steps.items() if n.startswith("Check-")}
+    assert set(checks) == set(DEMO_CHECKS)
+    for name, (data, suites, readers) in DEMO_CHECKS.items():
+        args = checks[name]["Arguments"]
+        assert checks[name]["Type"] == "Processing" and "DependsOn" not in checks[name]
+        inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+        assert inputs.pop("data")["S3Uri"] == data
+        assert [i["S3Uri"] for i in inputs.values()] == [content_uri(BUCKET, SUITES / f"{s}.json") for s in suites]
+        assert all(result.uploads[i["S3Uri"]] == SUITES / f"{s}.json" for i, s in zip(inputs.values(), suites))
+        app = args["AppSpecification"]
+        assert app["ImageUri"] == CHECK_IMAGE and args["RoleArn"] == ROLE
+        assert app["ContainerEntrypoint"] == ["python3", "-m", "cursus_local.data.check_job"]
+        assert [a for a in app["ContainerArguments"] if a.endswith(".json")] == \
+            [f"{i['LocalPath']}/{s}.json" for i, s in zip(inputs.values(), suites)]
+        for reader in readers:
+            assert name in steps[reader]["DependsOn"], reader
+    assert {n: sorted(s.get("DependsOn", [])) for n, s in steps.items() if n in ("scoring", "risk_table")} == \
+        {"scoring": ["Check-feature_engineering-features", "Check-risk_table-risk_tables"],
+         "risk_table": ["Check-currency_conversion-processed_data"]}
+    assert not [n for n in result.notes if "placeholder image" in n]
+
+
+def test_check_image_placeholder_is_named(tmp_path):
+    result = with_checks(tmp_path)
+    placeholder = CHECK_IMAGE_PLACEHOLDER.format(region=REGION)
+    assert {s["Arguments"]["AppSpecification"]["ImageUri"] for s in result.definition["Steps"]
+            if s["Name"].startswith("Check-")} == {placeholder}
+    assert any(placeholder in n and "--check-image" in n for n in result.notes)
+
+
+def test_upsert_with_checks_on_moto(tmp_path, aws):
+    """The definition with its check steps is taken by create_pipeline and started; the suites are uploaded."""
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+    name = f"{NAME}-with-checks"   # the session's moto holds the test above's pipeline
+    out = tmp_path / "pipeline.json"
+    result = CliRunner().invoke(app, ["export-pipeline", str(DEMO / "dag.yaml"), "--out", str(out), "--name", name,
+                                      "--role", ROLE, "--bucket", BUCKET, "--region", REGION, "--upsert",
+                                      "--check-image", CHECK_IMAGE])
+    assert result.exit_code == 0, result.output
+    assert "created" in result.output and "11 steps" in result.output
+    uploaded = s3_objects(aws)
+    assert {k.rsplit("/", 1)[1] for k in uploaded if "/suites/" not in k and k.endswith(".json")} == \
+        {p.name for p in SUITES.glob("*.json")}
+    sm = boto3.client("sagemaker", region_name=REGION)
+    definition = json.loads(sm.describe_pipeline(PipelineName=name)["PipelineDefinition"])
+    assert definition == json.loads(out.read_text())
+    assert len([s for s in definition["Steps"] if s["Name"].startswith("Check-")]) == len(DEMO_CHECKS)
+    assert name in sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+
+
+@pytest.mark.parametrize("extra, field, fix", [
+    (["--role", ROLE, "--upsert", "--with-checks"], "--check-image", "--check-image URI"),
+    (["--check-image", "cursus-local/runner:latest"], "--check-image", "docker push"),
+])
+def test_check_options_bad_input(tmp_path, extra, field, fix):
+    out = tmp_path / "pipeline.json"
+    result = CliRunner().invoke(app, ["export-pipeline", str(DEMO / "dag.yaml"), "--out", str(out),
+                                      "--bucket", BUCKET, "--region", REGION, *extra])
+    assert result.exit_code == 2, result.output
+    assert field in result.output and fix in result.output
+    assert not out.exists()
+
+
+def broken(tmp_path) -> Path:
+    """The raw data without its `label` column: a critical failure of tabular_preprocessing.DATA."""
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for part in (DEMO / "data" / "raw").glob("*.csv"):
+        lines = part.read_text().splitlines()
+        (folder / part.name).write_text("".join(line.rsplit(",", 1)[0] + "\n" for line in lines))
+    return folder
+
+
+def test_check_job_in_process(tmp_path, capsys):
+    suite = SUITES / "tabular_preprocessing.DATA.json"
+    good = check_job.main(["--data", str(DEMO / "data" / "raw"), "--suite", str(suite), "--out", str(tmp_path / "ok"),
+                           "--message", str(tmp_path / "ok-message")])
+    assert good == 0
+    [result] = json.loads((tmp_path / "ok" / "results.json").read_text())
+    assert (result["suite"], result["status"], result["blocking"], result["total_rows"]) == \
+        ("tabular_preprocessing.DATA", "PASS", False, 600)
+    assert not (tmp_path / "ok-message").exists()
+
+    bad = check_job.main(["--data", str(broken(tmp_path)), "--suite", str(suite), "--out", str(tmp_path / "bad"),
+                          "--message", str(tmp_path / "bad-message")])
+    assert bad == 1
+    [result] = json.loads((tmp_path / "bad" / "results.json").read_text())
+    assert result["status"] == "FAIL" and result["blocking"]
+    assert "expect_table_columns_to_match_ordered_list" in (tmp_path / "bad-message").read_text()
+    assert "critical: expect_table_columns_to_match_ordered_list" in capsys.readouterr().out
+
+    (tmp_path / "bad-suite.json").write_text('{"expectations": [{"type": "expect_nothing"}]}')
+    assert check_job.main(["--data", str(DEMO / "data" / "raw"), "--suite", str(tmp_path / "bad-suite.json"),
+                           "--out", str(tmp_path / "x")]) == 2
+
+
+RUNNER_IMAGE = "cursus-local/runner:latest"
+PACKAGE = Path(check_job.__file__).resolve().parents[1]
+
+
+@pytest.mark.docker
+def test_check_step_runs_in_the_runner_image(tmp_path, docker_client):
+    """The exported check step's entry point and arguments, run in the real runner image with its data
+    and suite where the step's inputs put them: exit 0 on the raw data, 1 without the label column.
+    The checkout's package is mounted over the image's, so it runs this code with the image's GX."""
+    import uuid
+
+    import docker
+
+    try:
+        docker_client.images.get(RUNNER_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"{RUNNER_IMAGE} is not built (images/build.sh runner)")
+    step = next(s for s in with_checks(tmp_path, check_image=CHECK_IMAGE).definition["Steps"]
+                if s["Name"] == "Check-Input-tabular_preprocessing-DATA")["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"]["LocalPath"] for i in step["ProcessingInputs"]}
+    output = step["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["LocalPath"]
+    site = "/opt/venv/lib/python3.11/site-packages/cursus_local"
+
+    def run(data: Path, name: str) -> tuple[int, str, Path]:
+        out = tmp_path / name
+        out.mkdir()
+        volumes = {str(data): {"bind": inputs["data"], "mode": "ro"},
+                   str(SUITES): {"bind": inputs["suite-1"], "mode": "ro"},
+                   str(out): {"bind": output, "mode": "rw"}, str(PACKAGE): {"bind": site, "mode": "ro"}}
+        label = f"cursus-test-export-check-{uuid.uuid4().hex[:8]}"
+        container = docker_client.containers.run(
+            RUNNER_IMAGE, entrypoint=step["AppSpecification"]["ContainerEntrypoint"],
+            command=step["AppSpecification"]["ContainerArguments"], volumes=volumes, network_mode="none",
+            environment={"PYTHONDONTWRITEBYTECODE": "1"}, labels={"cursus-test": label}, name=label, detach=True)
+        try:
+            code = container.wait(timeout=120)["StatusCode"]
+            return code, container.logs().decode(), out
+        finally:
+            container.remove(force=True)
+
+    code, logs, out = run(DEMO / "data" / "raw", "good")
+    assert code == 0, logs
+    assert json.loads((out / "results.json").read_text())[0]["status"] == "PASS"
+    code, logs, out = run(broken(tmp_path), "bad")
+    assert code == 1, logs
+    assert json.loads((out / "results.json").read_text())[0]["blocking"] is True
+    assert "critical: expect_table_columns_to_match_ordered_list" in logs

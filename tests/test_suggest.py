@@ -174,3 +174,68 @@ def test_static_compatibility_names_a_split_the_producer_does_not_write():
                                      producer="prep", consumer="train")
     assert result["status"] == "FAIL"
     assert result["issues"] == ["Missing split: train expects split 'val', prep writes ['test', 'train']"]
+
+
+def _step_run(folder, rows: int, lookup_rows: int = 4):
+    """A good run of a step that passes rows through: its input (unsplit), a lookup it also
+    reads, and its output in train/val split folders."""
+    table = observed_output(rows)
+    datasets.write_table(table, folder / "input", datasets.Layout(format="csv"))
+    datasets.write_table(observed_output(lookup_rows), folder / "lookup", datasets.Layout(format="csv"))
+    train = rows * 4 // 5
+    datasets.write_table(table.slice(0, train), folder / "output" / "train", datasets.Layout(format="csv"))
+    datasets.write_table(table.slice(train), folder / "output" / "val", datasets.Layout(format="csv"))
+    return folder / "output", {"input_data": folder / "input", "lookup": folder / "lookup"}
+
+
+def test_a_pass_through_step_gets_a_row_ratio_and_a_silent_loss_fails_it(tmp_path):
+    """30% of rows lost: every split kept, above its floor; only the ratio to the step's input
+    in the same run sees it, and says who, which input, both counts and the ratio."""
+    from cursus_local.data.layout_checks import StepInputs
+
+    runs = [_step_run(tmp_path / "a", 1000), _step_run(tmp_path / "b", 600)]
+    suite = suggest.suggest_suite([out for out, _ in runs], name="convert.output",
+                                  inputs=[inputs for _, inputs in runs])
+    # the lookup's ratio follows its keys, not the step's size: not a pass-through input
+    assert suite["meta"]["cursus_local"]["row_ratio"] == {"input": "input_data", "min": 0.9, "max": 1.1}
+    output, inputs = runs[0]
+    step = StepInputs("convert", inputs)
+    assert checks.validate(suite, output, inputs=step).status == "PASS"
+
+    lossy = tmp_path / "lossy"
+    for split in ("train", "val"):
+        table = datasets.read_table(output / split)
+        datasets.write_table(table.slice(0, table.num_rows * 7 // 10), lossy / split,
+                             datasets.Layout(format="csv"))
+    assert checks.validate(suite, lossy).status == "PASS"   # no step inputs: not checked
+    result = checks.validate(suite, lossy, inputs=step)
+    assert result.status == "FAIL"
+    assert [(f.type, f.severity) for f in result.failures] == [("row_ratio", "critical")]
+    message = result.failures[0].message
+    assert all(s in message for s in ("convert", "'input_data'", "700 rows", "1000 rows", "0.700"))
+
+    result = checks.validate(suite, lossy, inputs=StepInputs("convert", {"data": inputs["input_data"]}))
+    assert result.status == "FAIL" and "'input_data'" in result.failures[0].message
+
+
+def test_an_aggregation_gets_no_row_ratio(tmp_path):
+    runs = [_step_run(tmp_path / "a", 1000), _step_run(tmp_path / "b", 600)]
+    suite = suggest.suggest_suite([inputs["lookup"] for _, inputs in runs], name="lookup",
+                                  inputs=[{"input_data": inputs["input_data"]} for _, inputs in runs])
+    assert "row_ratio" not in suite["meta"]["cursus_local"]
+
+
+def test_suggest_suite_command_takes_each_runs_input(tmp_path):
+    from cursus_local.cli import testing as cli_testing
+    from typer.testing import CliRunner
+
+    (out_a, in_a), (out_b, in_b) = _step_run(tmp_path / "a", 300), _step_run(tmp_path / "b", 200)
+    suite_file = tmp_path / "suite.json"
+    done = CliRunner().invoke(cli_testing.app, [
+        "suggest-suite", str(out_a), str(out_b), "--out", str(suite_file),
+        "--input", f"input_data={in_a['input_data']}", "--input", f"input_data={in_b['input_data']}"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(suite_file.read_text())["meta"]["cursus_local"]["row_ratio"]["input"] == "input_data"
+    done = CliRunner().invoke(cli_testing.app, [
+        "suggest-suite", str(out_a), str(out_b), "--input", f"input_data={in_a['input_data']}"])
+    assert done.exit_code == 2 and "once per DATA" in done.output, done.output

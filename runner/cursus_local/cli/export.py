@@ -32,6 +32,10 @@ def export_pipeline_command(
     region: Optional[str] = typer.Option(None, help="AWS region (default: AWS_REGION / the profile's)"),
     upsert: bool = typer.Option(False, "--upsert", help="Upload what is local, then create_pipeline or "
                                 "update_pipeline on SageMaker (needs --role)"),
+    with_checks: bool = typer.Option(False, "--with-checks", help="Add a processing step per handoff check "
+                                     "(the same GX suites); the steps reading checked data depend on it"),
+    check_image: Optional[str] = typer.Option(None, "--check-image", help="Image URI of the check steps: "
+                                              "cursus-local/runner pushed to your ECR (implies --with-checks)"),
     steps_dir: Optional[List[Path]] = typer.Option(None, help=STEPS_DIR_HELP),
     code: Optional[Path] = typer.Option(None, help=CODE_HELP),
     input: Optional[List[str]] = typer.Option(None, "--input", "-i", help=NODE_INPUT_HELP),
@@ -50,11 +54,16 @@ def export_pipeline_command(
     if upsert and not role:
         raise UserError("--upsert needs the role the pipeline and its jobs run as", field="--role",
                         fix="pass --role arn:aws:iam::<account>:role/<name>")
+    with_checks = with_checks or check_image is not None
+    if upsert and with_checks and not check_image:
+        raise UserError("--upsert --with-checks needs the image the check steps run: without it they run a "
+                        "placeholder and fail", field="--check-image",
+                        fix="push cursus-local/runner to your ECR and pass --check-image URI")
     dag = bind_dag(load_dag(dag_file, tuple(steps_dir or ())), code=code, input=input, env=env,
                    job_arg=job_arg, provide=provide, skip=skip)
     with tempfile.TemporaryDirectory(prefix="cursus-local-export-") as scratch:
         result = export_pipeline(dag, Path(scratch) / "run", bucket=bucket, region=pipeline_region(region),
-                                 name=name, role=role)
+                                 name=name, role=role, with_checks=with_checks, check_image=check_image)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(result.json() + "\n")
     typer.echo(f"pipeline {result.name}: {len(result.definition['Steps'])} steps, "

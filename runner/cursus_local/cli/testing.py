@@ -172,6 +172,9 @@ def suggest_suite_command(
     name: Optional[str] = typer.Option(None, help="Suite name (default: the folder's name)"),
     max_rows: int = typer.Option(200_000, min=1, help="Rows profiled (a seeded sample beyond that)"),
     margin: float = typer.Option(0.1, min=0, help="Ranges widened by this fraction of their span"),
+    input: Optional[List[str]] = typer.Option(
+        None, "--input", help="NAME=PATH: the step's input NAME in a good run, once per DATA in "
+        "the same order; learns the row ratio of output to input (a step that passes rows through)"),
 ):
     """Draft a Great Expectations suite from real output (one or more good runs), to edit and commit."""
     import json
@@ -180,7 +183,8 @@ def suggest_suite_command(
     from ..data.suggest import suggest_suite, write_suite
     from . import render
 
-    suite = suggest_suite(data, name=name, max_rows=max_rows, margin=margin)
+    suite = suggest_suite(data, name=name, max_rows=max_rows, margin=margin,
+                          inputs=_inputs_per_run(input, len(data)))
     if str(out) == "-":
         print(json.dumps(suite, indent=2))
         return
@@ -188,3 +192,24 @@ def suggest_suite_command(
     ownership.hand_over([path])
     render.print_suggested_suite(suite, path)
 
+
+def _inputs_per_run(values: list[str] | None, runs: int) -> list[dict] | None:
+    """`--input NAME=PATH`, repeated: each NAME once per good run, in the order of DATA."""
+    from .options import pairs
+
+    if not values:
+        return None
+    per_name: dict[str, list[Path]] = {}
+    for value in values:
+        for name, path in pairs([value], "--input").items():
+            per_name.setdefault(name, []).append(Path(path))
+    for name, paths in per_name.items():
+        if len(paths) != runs:
+            raise UserError(f"--input {name} is given {len(paths)} times for {runs} good outputs",
+                            field="--input", fix=f"give --input {name}=PATH once per DATA argument, "
+                            "in the same order (that run's input)")
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise UserError(f"--input {name}: no such path {missing[0]}", file=missing[0],
+                            field="--input", fix="give the input folder the step read in that run")
+    return [{name: paths[i] for name, paths in per_name.items()} for i in range(runs)]

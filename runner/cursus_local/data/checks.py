@@ -262,11 +262,12 @@ class CheckResult:
 
 
 def validate(suite: dict | str | Path, data_path: str | Path, *, max_rows: int | None = 200_000,
-             seed: int = 0) -> CheckResult:
+             seed: int = 0, inputs=None) -> CheckResult:
     """Run `suite` against the data at `data_path`, each split on its own, plus the suite's file
-    and split expectations (`layout_checks`). It never raises for the data: a file that can't
-    be read, or an error while validating, is a failed critical result with its cause. A
-    malformed suite raises UserError."""
+    and split expectations (`layout_checks`), and its row ratio to the step's input when
+    `inputs` (`layout_checks.StepInputs`) says what the step read. It never raises for the
+    data: a file that can't be read, or an error while validating, is a failed critical result
+    with its cause. A malformed suite raises UserError."""
     from . import layout_checks
 
     suite = check_suite(suite) if isinstance(suite, dict) else load_suite(suite)
@@ -297,6 +298,12 @@ def validate(suite: dict | str | Path, data_path: str | Path, *, max_rows: int |
             results.append(_error_result("suite_runs", split, exc))
     results += [_layout_result(p) for p in layout_checks.row_problems(
         suite, {split: table.num_rows for split, table in tables.items()})]
+    if tables:
+        try:
+            results += [_layout_result(p) for p in layout_checks.row_ratio_problems(
+                suite, sum(t.num_rows for t in tables.values()), inputs)]
+        except Exception as exc:   # noqa: BLE001 - the input can't be read: say so
+            results.append(_error_result("row_ratio", "", exc))
     status = verdict(results)
     return CheckResult(
         suite=suite["name"], data_path=str(data_path), status=status,

@@ -17,6 +17,13 @@ records these in its `meta`, under `cursus_local` (written by `suggest-suite`, c
 - `encoding`: text data files must decode as this (only "utf-8" is checked); a UTF-16 file,
   Latin-1 bytes or compressed content under a plain text name is named, with its cause
   (critical).
+- `row_ratio`: `{"input": "input_data", "min": 0.9, "max": 1.1}`, for a step that passes rows
+  through: its output's rows (all splits) over the rows of that input of the same step in the
+  same run. A suite sees one dataset, so the caller hands over the step's inputs (`StepInputs`:
+  the sequencer does, for a producer's output checks); without them the ratio is not checked.
+  `suggest-suite` learns it from good runs whose inputs it is given, widened by its margin, and
+  only where every run's ratio is within `PASS_THROUGH` (an aggregation's row count follows its
+  keys, not its input's size). Outside the range fails (critical).
 Every key is optional; a suite without them is checked by GX alone.
 """
 
@@ -34,6 +41,7 @@ META_KEY = "cursus_local"
 ROW_FLOOR_FRACTION = 0.5   # a split may shrink to half its smallest good size, not to a tenth
 SMALL_TABLE_ROWS = 20      # below this (a lookup table), every row of the good runs is expected
 TEXT_FORMATS = ("csv", "tsv", "json", "jsonl")
+PASS_THROUGH = (0.5, 2.0)  # output rows / input rows of a step that passes rows through
 
 
 @dataclass
@@ -44,6 +52,13 @@ class Problem:
     message: str
     file: str = ""
     observed: object = None
+
+
+@dataclass
+class StepInputs:
+    """The inputs of the step whose output is checked: what a `row_ratio` compares with."""
+    step: str
+    paths: dict[str, Path]
 
 
 def expected(suite: dict) -> dict:
@@ -66,6 +81,26 @@ def describe(data_paths: list[Path], split_rows: list[dict[str, int]]) -> dict:
     if all(encoding_problem(f) is None for f in files if _is_text(f)):
         result["encoding"] = "utf-8"
     return result
+
+
+def row_ratio(output_rows: list[int], input_rows: dict[str, list[int]],
+              margin: float) -> dict | None:
+    """The `row_ratio` of good runs (rows of each run's output, and of each named input in the
+    same runs): the input the step passes rows through (every run's ratio within
+    `PASS_THROUGH`; the closest to 1 of several), its ratio range widened by `margin`; None if
+    no input qualifies."""
+    candidates = {}
+    for name, rows in input_rows.items():
+        ratios = [out / max(n, 1) for out, n in zip(output_rows, rows)]
+        if all(n > 0 for n in rows) and all(PASS_THROUGH[0] <= r <= PASS_THROUGH[1] for r in ratios):
+            candidates[name] = ratios
+    if not candidates:
+        return None
+    name = min(candidates, key=lambda n: max(abs(math.log(r)) for r in candidates[n]))
+    ratios = candidates[name]
+    return {"input": name,   # rounded outwards: readable bounds, never tighter
+            "min": math.floor(min(ratios) * (1 - margin) * 1000) / 1000,
+            "max": math.ceil(max(ratios) * (1 + margin) * 1000) / 1000}
 
 
 def _floor(rows: int) -> int:
@@ -154,6 +189,29 @@ def row_problems(suite: dict, split_rows: dict[str, int]) -> list[Problem]:
                 f"least {floor} (learned from the good runs)",
                 observed=split_rows[split]))
     return problems
+
+
+def row_ratio_problems(suite: dict, output_rows: int, inputs: StepInputs | None) -> list[Problem]:
+    """The output's rows against the named input's, if the suite has a `row_ratio` and the
+    step's inputs are known. Reading the input is the caller's risk (it raises)."""
+    rule = expected(suite).get("row_ratio")
+    if not isinstance(rule, dict) or inputs is None:
+        return []
+    name = rule.get("input")
+    if name not in inputs.paths:
+        return [Problem("row_ratio", "", f"the suite's row_ratio compares with input {name!r} of "
+                        f"{inputs.step}, which has inputs {sorted(inputs.paths)}: name one of them "
+                        "in meta.cursus_local.row_ratio.input")]
+    input_rows = sum(t.num_rows for t in datasets.read_splits(inputs.paths[name]).values())
+    if not input_rows:
+        return []   # an empty input is its own check's failure
+    ratio = output_rows / input_rows
+    low, high = rule.get("min", 0), rule.get("max", math.inf)
+    if low <= ratio <= high:
+        return []
+    return [Problem("row_ratio", "", f"{inputs.step} wrote {output_rows} rows from {input_rows} "
+                    f"rows of its input {name!r}: ratio {ratio:.3f}, expected {low} to {high} "
+                    "(learned from the good runs)", observed=round(ratio, 4))]
 
 
 # ---------------------------------------------------------------- encodings

@@ -27,7 +27,9 @@ Per required column:
 - other numbers: a range widened by `margin` of the span (warning), and, learned from at least
   `TRUST_ROWS` values, a hard range widened by a whole span (critical: a unit or sign change);
   a low end stays >= 0 where every value was.
-Not drafted: a row-count ratio between a step's input and its output (a suite sees one dataset).
+Given the step's inputs in the same good runs (`inputs`): in `meta.cursus_local`, the row-count
+ratio of its output to the input it passes rows through (`layout_checks.row_ratio`), checked
+where the sequencer knows that step's inputs (its output checks).
 """
 
 from __future__ import annotations
@@ -57,15 +59,18 @@ DATE_SHAPES = {
 
 
 def suggest_suite(data_paths, *, name: str | None = None, max_rows: int = 200_000,
-                  margin: float = 0.1) -> dict:
+                  margin: float = 0.1, inputs: list[dict] | None = None) -> dict:
     """A GX suite dict describing the good output(s) at `data_paths` (one path or a list),
-    profiled on a sample of max_rows."""
+    profiled on a sample of max_rows. `inputs`: for each good run, in the same order, the step's
+    inputs in that run ({input name: path}), to learn a row ratio from."""
     import pyarrow as pa
 
     from . import datasets
 
     paths = [Path(data_paths)] if isinstance(data_paths, (str, Path)) else [Path(p) for p in data_paths]
     runs = [datasets.read_splits(p) for p in paths]
+    if inputs is not None and len(inputs) != len(paths):
+        raise ValueError(f"{len(inputs)} sets of inputs for {len(paths)} good outputs")
     splits = [t for run in runs for t in run.values()]
     required = [c for c in splits[0].column_names if all(c in t.column_names for t in splits)]
     table, info = datasets.sample(
@@ -82,15 +87,28 @@ def suggest_suite(data_paths, *, name: str | None = None, max_rows: int = 200_00
                             for split in splits)
         unique = all(_all_distinct(split[column]) for split in splits)   # runs may share ids
         expectations += _column_expectations(column, table[column], null_fraction, unique, margin)
+    layout = layout_checks.describe(paths, [{s: t.num_rows for s, t in run.items()} for run in runs])
+    if inputs and (ratio := _row_ratio(runs, inputs, margin)):
+        layout["row_ratio"] = ratio
     return {
         "name": name or paths[0].name,
         "expectations": expectations,
         "meta": {"suggested_by": "cursus-local", "source": [str(p) for p in paths]
                  if len(paths) > 1 else str(paths[0]),
                  "rows": sum(t.num_rows for t in splits), "rows_profiled": info.sample_rows,
-                 layout_checks.META_KEY: layout_checks.describe(
-                     paths, [{s: t.num_rows for s, t in run.items()} for run in runs])},
+                 layout_checks.META_KEY: layout},
     }
+
+
+def _row_ratio(runs: list[dict], inputs: list[dict], margin: float) -> dict | None:
+    """The row ratio to the inputs every good run names (see `layout_checks.row_ratio`)."""
+    from . import datasets
+
+    names = [n for n in inputs[0] if all(n in run_inputs for run_inputs in inputs)]
+    input_rows = {n: [sum(t.num_rows for t in datasets.read_splits(run_inputs[n]).values())
+                      for run_inputs in inputs] for n in names}
+    return layout_checks.row_ratio([sum(t.num_rows for t in run.values()) for run in runs],
+                                   input_rows, margin)
 
 
 def write_suite(suite: dict, path) -> Path:

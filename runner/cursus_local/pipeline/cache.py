@@ -360,8 +360,10 @@ class CheckCache:
         self.dir, self.enabled = cache_dir / "checks", enabled
 
     @staticmethod
-    def key(suite: Path, data: Path) -> str:
-        return hashlib.sha256(suite.read_bytes() + tree_hash(data).encode()).hexdigest()[:32]
+    def key(suite: Path, data: Path, inputs: dict[str, Path] | None = None) -> str:
+        """`inputs`: the producing step's, which a suite's row ratio reads too."""
+        read = "".join(f"\0{name}={tree_hash(Path(path))}" for name, path in sorted((inputs or {}).items()))
+        return hashlib.sha256(suite.read_bytes() + tree_hash(data).encode() + read.encode()).hexdigest()[:32]
 
     def get(self, key: str) -> dict | None:
         stored = self.dir / f"{key}.json"

@@ -34,6 +34,7 @@ from ..backends.base import Backend
 from ..errors import UserError
 from ..status import JobStatus, PipelineStatus, StepEvent, StepStatus, Verdict
 from .cache import CheckCache, OutputChanged, RunFolder, StepCache, earlier_steps, resumable, step_key
+from .connections import ConnectionReport
 from .dag import Dag, Node
 from .preflight import plan
 from .step import run_job
@@ -95,6 +96,36 @@ class PipelineResult:
                 "provided": {n: o.provided for n, o in self.steps.items() if o.not_run == "provided"},
                 "not_run": {n: o.not_run for n, o in self.steps.items() if o.not_run},
                 "handoffs": [asdict(h) for h in self.handoffs], "static_compatibility": self.static}
+
+
+def handoff_suites(dag: Dag, report: ConnectionReport, node: Node, channel: str, side: str) -> list[tuple[str, Path, str]]:
+    """(connection label, suite, side) for one input (side=consumer) or output (producer) of a
+    running node: the suites that check the data there. Export makes its check steps of them too."""
+    step = node.step
+    found = []
+    if side == "consumer":
+        # a connection from a node that does not run (its output provided) is checked all the same
+        c = report.feeds(node.name).get(channel)
+        c = c if c is not None and c.upstream in dag.nodes else None
+        label = f"{c.upstream}.{c.output} -> {node.name}.{channel}" if c else f"(external) -> {node.name}.{channel}"
+        if channel in step.input_suites:
+            found.append((label, step.input_suites[channel], "consumer"))
+        if c:
+            edge = dag.edge(c.upstream, node.name)
+            if edge.checks and edge.checks.on in ("consumer", "both") \
+                    and edge.checks.output in (None, c.output):
+                found.append((label, edge.checks.suite, "edge"))
+        return found
+    for c in report.connections:
+        if c.upstream == node.name and c.output == channel:
+            label = f"{node.name}.{channel} -> {c.downstream}.{c.input}"
+            edge = dag.edge(node.name, c.downstream)
+            if edge.checks and edge.checks.on in ("producer", "both") \
+                    and edge.checks.output in (None, c.output):
+                found.append((label, edge.checks.suite, "edge"))
+    if channel in step.output_suites:
+        found.append((f"{node.name}.{channel}", step.output_suites[channel], "producer"))
+    return found
 
 
 class Sequencer:
@@ -329,32 +360,7 @@ class Sequencer:
 
     # --- handoff checks -----------------------------------------------------------------------
     def _suites_for(self, node: Node, channel: str, side: str) -> list[tuple[str, Path, str]]:
-        """(connection label, suite, side) for one input (side=consumer) or output (producer)."""
-        step = node.step
-        found = []
-        if side == "consumer":
-            # a connection from a node that does not run (its output provided) is checked all the same
-            c = self.plan.report.feeds(node.name).get(channel)
-            c = c if c is not None and c.upstream in self.dag.nodes else None
-            label = f"{c.upstream}.{c.output} -> {node.name}.{channel}" if c else f"(external) -> {node.name}.{channel}"
-            if channel in step.input_suites:
-                found.append((label, step.input_suites[channel], "consumer"))
-            if c:
-                edge = self.dag.edge(c.upstream, node.name)
-                if edge.checks and edge.checks.on in ("consumer", "both") \
-                        and edge.checks.output in (None, c.output):
-                    found.append((label, edge.checks.suite, "edge"))
-            return found
-        for c in self.plan.report.connections:
-            if c.upstream == node.name and c.output == channel:
-                label = f"{node.name}.{channel} -> {c.downstream}.{c.input}"
-                edge = self.dag.edge(node.name, c.downstream)
-                if edge.checks and edge.checks.on in ("producer", "both") \
-                        and edge.checks.output in (None, c.output):
-                    found.append((label, edge.checks.suite, "edge"))
-        if channel in step.output_suites:
-            found.append((f"{node.name}.{channel}", step.output_suites[channel], "producer"))
-        return found
+        return handoff_suites(self.dag, self.plan.report, node, channel, side)
 
     def _remote_output(self, name: str, job, output: str) -> str:
         """A remote parent's output URI, under the parent's cache key (see the module's docstring)."""
@@ -362,18 +368,20 @@ class Sequencer:
                                          step_doc=self.dag.nodes[name].step.raw))
         return self.backend.output_uri(job, output)
 
-    def _validate(self, label: str, suite: Path, side: str, data: Path | str) -> HandoffCheck:
+    def _validate(self, label: str, suite: Path, side: str, data: Path | str,
+                  inputs=None) -> HandoffCheck:
+        """`inputs` (`StepInputs`): the producing step's inputs, for a suite's row ratio."""
         if isinstance(data, str) and data.startswith("s3://"):
             from ..data.s3 import fetch_uri   # the sampler: at most its byte budget is read
             data = fetch_uri(data)
-        key = self.checks.key(suite, data)
+        key = self.checks.key(suite, data, inputs.paths if inputs else None)
         stored = self.checks.get(key)
         if stored is not None:
             check = HandoffCheck(**{**stored, "status": Verdict(stored["status"]), "connection": label, "side": side,
                                     "data_path": str(data), "cached": True})
         else:
             from ..data.checks import validate
-            result = validate(suite, data)
+            result = validate(suite, data, inputs=inputs)
             check = HandoffCheck(
                 connection=label, side=side, suite=result.suite, status=Verdict(result.status),
                 blocking=result.blocking, data_path=str(data), total_rows=result.total_rows,
@@ -397,9 +405,17 @@ class Sequencer:
 
     def _check_outputs(self, node: Node, outputs: dict[str, Path]) -> list[str]:
         blocked = []
+        inputs = None if self.remote else self._step_inputs(node)   # remote: only samples of each
         for channel, folder in outputs.items():
-            checks = [self._validate(label, suite, side, folder)
+            checks = [self._validate(label, suite, side, folder, inputs)
                       for label, suite, side in self._suites_for(node, channel, "producer")]
             if any(c.blocking for c in checks):
                 blocked.append(channel)
         return blocked
+
+    def _step_inputs(self, node: Node):
+        """What the node's job read (its data inputs, not its code): a row ratio's other side."""
+        from ..data.layout_checks import StepInputs
+
+        return StepInputs(node.name, {i: p for i, p in self.plan.jobs[node.name].local_inputs.items()
+                                      if i in node.step.inputs})
