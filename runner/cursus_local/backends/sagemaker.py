@@ -241,17 +241,9 @@ class SageMakerBackend:
     def upload(self, path: Path, uploads: Uploads) -> str:
         """`path` (a file or a folder) under a key made of its content hash; what is there already
         is not sent. Returns the S3 URI that names it (a file: the object; a folder: the prefix)."""
-        if path.is_file():
-            files, base = [path], path.parent
-        elif path.is_dir():
-            files, base = sorted(p for p in path.rglob("*") if p.is_file()), path
-        else:
+        if not path.exists():
             raise UserError(f"{path} does not exist", file=str(path), fix="bind the input to a file or folder that exists")
-        digests = {p: file_digest(p) for p in files}
-        tree = hashlib.sha256()
-        for p in files:
-            tree.update(f"{p.relative_to(base).as_posix()}\0{digests[p]}\n".encode())
-        prefix = f"{PREFIX}/{tree.hexdigest()[:32]}"
+        prefix, files, base = content_key(path)
         s3 = self.client("s3")
         present = self._present(s3, prefix)
         missing = [p for p in files if f"{prefix}/{p.relative_to(base).as_posix()}" not in present]
@@ -430,6 +422,19 @@ def host_of(stream: str, job_name: str) -> str:
     rest = stream[len(job_name) + 1:]
     match = re.match(r"algo-\d+", rest)
     return match[0] if match else re.sub(r"[^A-Za-z0-9._-]+", "_", rest) or "algo-1"
+
+
+def content_key(path: Path) -> tuple[str, list[Path], Path]:
+    """The key prefix `cursus-local/<tree hash>` a file or folder is uploaded under, its files, and
+    the folder their keys are relative to. The tree hash is over each file's relative path and its
+    sha256, in order: the same content gets the same key, so it is uploaded once (export-pipeline
+    names the same keys without uploading)."""
+    files, base = ([path], path.parent) if path.is_file() else \
+        (sorted(p for p in path.rglob("*") if p.is_file()), path)
+    tree = hashlib.sha256()
+    for file in files:
+        tree.update(f"{file.relative_to(base).as_posix()}\0{file_digest(file)}\n".encode())
+    return f"{PREFIX}/{tree.hexdigest()[:32]}", files, base
 
 
 def file_digest(path: Path) -> str:

@@ -43,13 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.sagemaker import (
-    PREFIX,
     SageMakerBackend,
     Uploads,
     aws_error,
     check_bucket,
     check_role,
-    file_digest,
+    content_key,
 )
 from ..errors import UserError
 from ..jobs.base import Job
@@ -124,12 +123,7 @@ def content_uri(bucket: str, path: Path) -> str:
     uploading: `s3://<bucket>/cursus-local/<tree hash>/<name>` for a file (an S3Prefix input of it lands
     as LocalPath/<name>), the prefix `s3://<bucket>/cursus-local/<tree hash>` for a folder. The tree hash
     is over each file's path (relative to the folder, or the file's name) and its sha256, in order."""
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    base = path.parent if path.is_file() else path
-    tree = hashlib.sha256()
-    for file in files:
-        tree.update(f"{file.relative_to(base).as_posix()}\0{file_digest(file)}\n".encode())
-    uri = f"s3://{bucket}/{PREFIX}/{tree.hexdigest()[:32]}"
+    uri = f"s3://{bucket}/{content_key(path)[0]}"
     return f"{uri}/{path.name}" if path.is_file() else uri
 
 
