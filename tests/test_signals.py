@@ -289,3 +289,13 @@ def test_a_lock_root_left_behind_never_makes_a_resume_crash(tester, tester_dir):
                    env={k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ})
     assert done.returncode == 0 and "held True" in done.stdout, done.stderr
     assert not is_in_use(run) and callable(in_use)
+
+
+def test_a_stop_the_run_makes_itself_is_not_called_an_interruption(capsys, monkeypatch):
+    import importlib
+    cli_app = importlib.import_module("cursus_local.cli.app")   # the module, not the Typer `app`
+    cli_app._say("stopping SageMaker job x")   # a failed check stopping a child: no signal came
+    assert "note: stopping SageMaker job x" in capsys.readouterr().err
+    monkeypatch.setattr(interrupts, "_received", signal.SIGTERM)
+    cli_app._say("stopping 1 container of x")
+    assert "interrupted: stopping 1 container of x" in capsys.readouterr().err

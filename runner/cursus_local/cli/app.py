@@ -25,7 +25,7 @@ class _Commands(TyperGroup):
     130 before `main` could see it, and because tests that invoke `app` directly get it too."""
 
     def invoke(self, ctx):
-        with interrupts.handled(lambda text: _to_stderr("[yellow]interrupted:[/]", text)):
+        with interrupts.handled(_say):
             try:
                 done = super().invoke(ctx)
             except UserError as exc:
@@ -47,6 +47,12 @@ def _interrupted() -> typer.Exit:
     signum = interrupts.received()
     _to_stderr("[yellow]interrupted[/]", f"({interrupts.signal_name(signum)})" if signum else "")
     return typer.Exit(interrupts.exit_code())
+
+
+def _say(text: str) -> None:
+    """What a stopping run is doing. "interrupted" only after a signal: a pipeline also stops jobs
+    itself (a failed check stops a child that started early)."""
+    _to_stderr("[yellow]interrupted:[/]" if interrupts.requested() else "[yellow]note:[/]", text)
 
 
 def _to_stderr(label: str, message: str = "") -> None:
