@@ -180,3 +180,15 @@ def test_dictionary_encoded_parquet_is_checked_on_its_values(tmp_path):
     pq.write_table(table, tmp_path / "part-00000.parquet")
     result = validate(SUITE, tmp_path)
     assert result.status == "PASS", result.failures
+
+
+def test_range_check_on_text_column_names_column_and_cause(tmp_path):
+    """GX raises a bare "Column values, min_value, and max_value must ... be of the same type"."""
+    broken = amounts().assign(amount=lambda d: d.amount.map(lambda a: f"{a:.2f} USD"))
+    write_table(broken, tmp_path)
+    suite = {"name": "s", "expectations": [
+        expectation("expect_column_values_to_be_between", column="amount", min_value=0, max_value=100)]}
+    [failure] = validate(suite, tmp_path).failures
+    assert failure.message.startswith("column 'amount': values are text (e.g. '")
+    assert " USD'), the range [0, 100] needs numbers" in failure.message
+    assert "same type" not in failure.message

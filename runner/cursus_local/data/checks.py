@@ -433,7 +433,7 @@ def _validate_split(suite: dict, gx_suite, table: pa.Table, full_rows: int,
             result.success = False
             result.message = f"no column {result.column!r}; columns are {list(frame.columns)}"
         elif i in by_index:
-            _fill_from_gx(result, by_index[i])
+            _fill_from_gx(result, by_index[i], frame)
         else:
             LOCAL_CHECKS[e["type"]](result, frame, full_rows)
         results.append(result)
@@ -456,7 +456,7 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
-def _fill_from_gx(result: ExpectationResult, gx_result) -> None:
+def _fill_from_gx(result: ExpectationResult, gx_result, frame: pd.DataFrame) -> None:
     details = gx_result.result or {}
     result.success = bool(gx_result.success)
     result.observed_value = jsonable(details.get("observed_value"))
@@ -465,18 +465,49 @@ def _fill_from_gx(result: ExpectationResult, gx_result) -> None:
     result.unexpected_examples = [jsonable(v) for v in details.get("partial_unexpected_list", [])]
     if result.success:
         return
+    where = f"column {result.column!r}: " if result.column else ""
     if error := _exception_message(gx_result.exception_info or {}):
-        result.message = error
+        result.message = where + (_bounds_mismatch(result, frame) or error)
     elif result.unexpected_count is not None:
         nulls = result.type == "expect_column_values_to_not_be_null"
         shown = "" if nulls else f", e.g. {result.unexpected_examples}"
         of = "of rows are null" if nulls else "of non-null values fail"
-        where = f"column {result.column!r}: " if result.column else ""
         result.message = f"{where}{result.unexpected_count} ({result.unexpected_percent:.2f}% {of}){shown}"
     elif isinstance(result.observed_value, list) and result.type in COLUMN_SET_EXPECTATIONS:
         result.message = _columns_message(result.kwargs, result.observed_value)
     else:
-        result.message = f"observed {result.observed_value!r}"
+        result.message = f"{where}observed {result.observed_value!r}"
+
+
+def _bounds_mismatch(result: ExpectationResult, frame: pd.DataFrame) -> str:
+    """GX raises a bare "must be of the same type" when a column's values and the
+    min_value/max_value bounds differ in kind (text against numbers): say which, with an example.
+    """
+    low, high = result.kwargs.get("min_value"), result.kwargs.get("max_value")
+    bounds = [b for b in (low, high) if b is not None]
+    if result.column is None or not bounds:
+        return ""
+    needed = _value_kind(bounds)
+    values = frame[result.column].dropna()
+    kind = _value_kind(values)
+    if kind == needed or values.empty:
+        return ""
+    example = next(v for v in values if _value_kind([v]) != needed)
+    shown = ", ".join("..." if b is None else repr(b) for b in (low, high))
+    return f"values are {kind} (e.g. {jsonable(example)!r}), the range [{shown}] needs {needed}"
+
+
+def _value_kind(values) -> str:
+    """What kind of values these are, in words."""
+    import pandas as pd
+
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    for words, names in (("text", ("string",)), ("booleans", ("boolean",)),
+                         ("numbers", ("integer", "floating", "mixed-integer-float", "decimal")),
+                         ("dates", ("datetime64", "datetime", "date"))):
+        if inferred in names:
+            return words
+    return inferred  # e.g. "mixed"
 
 
 COLUMN_SET_EXPECTATIONS = ("expect_table_columns_to_match_set",
