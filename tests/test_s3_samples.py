@@ -12,6 +12,7 @@ import json
 import os
 import stat
 import threading
+import time
 
 import boto3
 import pyarrow as pa
@@ -188,6 +189,28 @@ def test_sample_is_hard_linked_and_the_cache_is_owner_only(s3, data, cache, tmp_
     for rel in _files(path):
         assert (path / rel).stat().st_ino == (cached / rel).stat().st_ino
     assert stat.S_IMODE((cache / "s3").stat().st_mode) == 0o700
+
+
+def test_an_edit_through_a_link_is_caught_and_the_sample_rebuilt(s3, data, cache, tmp_path):
+    """Mode 400 does not stop root: an in-place edit of a linked file, mtime and size put back,
+    changes the cached copy too. Its ctime gives it away: the next download rebuilds the entry."""
+    uri, rel = f"s3://{BUCKET}/csv", "train/part-00000.csv"
+    first = s3data.fetch_uri(uri, tmp_path / "t4", rows=100, seed=7, s3=s3)
+    original = (first / rel).read_bytes()
+    before = (first / rel).stat()
+    time.sleep(0.02)   # ctime moves in clock ticks: the edit must not share the link's tick
+    with open(first / rel, "r+b") as f:     # root: the read-only mode does not stop it
+        f.seek(len(original) - 8)
+        f.write(b"CORRUPT\n")
+    os.utime(first / rel, ns=(before.st_atime_ns, before.st_mtime_ns))
+    reports = []
+    second = s3data.fetch_uri(uri, tmp_path / "t5", rows=100, seed=7, s3=s3, on_report=reports.append)
+    assert (second / rel).read_bytes() == original
+    assert not reports[0].cached
+    assert f"cache entry rebuilt: {rel} changed on disk since it was sampled" in reports[0].summary()
+    # the rebuilt entry, linked out, is served again as it is
+    _, report = _sample(s3, uri, rows=100, seed=7)
+    assert report.cached and "unchanged in S3" in report.note
 
 
 def test_purge_and_prune_leave_no_sample(s3, data, cache, tmp_path):

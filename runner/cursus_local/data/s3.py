@@ -265,9 +265,15 @@ def fetch_uri(s3_uri: str, dest: str | Path | None = None, *, rows: int | None =
               "max_bytes": None if rows else max_bytes}   # a row sample doesn't depend on the budget
     folder = s3_cache.entry(s3_uri, params)
     manifest = s3_cache.load(folder)
+    # mode 400 doesn't stop root editing the cache through a link: served only as it was sampled
+    tampered = s3_cache.changed_on_disk(folder, manifest) if manifest else None
+    if tampered:
+        s3_cache.drop(folder)
+        manifest = None
     if offline:
         if manifest is None:
-            raise UserError("offline, and no cached sample of this URI with these settings", file=s3_uri,
+            raise UserError("offline, and no cached sample of this URI with these settings"
+                            + (f" (dropped: {tampered})" if tampered else ""), file=s3_uri,
                             fix="run once without --offline (`cursus-local s3-cache list` shows the cache)")
         report = _report(manifest, "offline: the cached sample, not checked against S3")
     else:
@@ -275,13 +281,18 @@ def fetch_uri(s3_uri: str, dest: str | Path | None = None, *, rows: int | None =
             s3 = s3 or _client("s3")
             report = _revalidated(s3, bucket, folder, manifest, cache_duration) if manifest else None
             if report is None:
-                why = (f"rebuilt: {manifest['stale']}" if manifest and manifest.get("stale") else "")
+                why = (f"rebuilt: {manifest['stale']}" if manifest and manifest.get("stale")
+                       else f"cache entry rebuilt: {tampered}" if tampered else "")
                 report = _build(s3, bucket, key, folder, params, max_bytes,
                                 Anonymizer(rules, salt), why)
     if on_report:
         on_report(report)
     data = folder / s3_cache.DATA
-    return data if dest is None else _link(data, Path(dest), report)
+    if dest is None:
+        return data
+    linked = _link(data, Path(dest), report)
+    s3_cache.record_files(folder)
+    return linked
 
 
 def _report(manifest: dict, note: str) -> SampleReport:

@@ -4,8 +4,11 @@ One folder per sample (URI and sampling parameters): `manifest.json` (what was a
 the ETag, size and LastModified of every object used) and `data/` (the sample, in the source's
 layout). A sample is built in a temporary folder beside it and renamed into place, so a failed or
 interrupted download leaves nothing that looks like a sample. The cache folder is owner-only
-(700): it holds production data. Files are read-only (400), since `data/` is hard-linked into
-the user's folders and an edit there would otherwise change the cached copy too.
+(700): it holds production data. `data/` is hard-linked into the user's folders, so an edit there
+changes the cached copy too: files are read-only (400), which stops a plain user but not root. What
+protects the cache is the manifest's record of each file (size, mtime, ctime, inode): a file that
+no longer matches it (ctime moves on any write, and only the clock can set it back) drops the
+entry, and the sample is rebuilt from S3.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ def building(folder: Path) -> Iterator[Path]:
         for path in (tmp / DATA).rglob("*"):
             if path.is_file():
                 path.chmod(0o400)
+        record_files(tmp)   # after the chmod, which moves ctime; the rename below does not
         old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
         if folder.exists():
             folder.rename(old)
@@ -91,6 +95,38 @@ def building(folder: Path) -> Iterator[Path]:
         _remove(old)
     finally:
         _remove(tmp)
+
+
+def _identity(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def record_files(folder: Path) -> None:
+    """Record in the manifest what each file of the sample is on disk now. Run after building,
+    and after linking out: a hard link moves the file's ctime too."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    data = folder / DATA
+    manifest["files"] = {p.relative_to(data).as_posix(): _identity(p.lstat())
+                         for p in sorted(data.rglob("*")) if p.is_file()}
+    save(folder, manifest)
+
+
+def changed_on_disk(folder: Path, manifest: dict) -> str | None:
+    """Why the sample can't be served as it is (a file differs from its record), or None."""
+    if "files" not in manifest:
+        return "its files were not recorded (made by an older version)"
+    for rel, recorded in manifest["files"].items():
+        try:
+            now = _identity((folder / DATA / rel).lstat())
+        except OSError:
+            now = None
+        if now != recorded:
+            return f"{rel} changed on disk since it was sampled"
+    return None
+
+
+def drop(folder: Path) -> None:
+    _remove(folder)
 
 
 def _remove(path: Path) -> None:
